@@ -1,0 +1,111 @@
+# Top-level Makefile: builds every component; see README.md.
+#   make            build everything into $(BUILD)
+#   make check      all tests (unit, transport, Xen back-ends under xenshim, salt, integration)
+#   make check-san  the same under ASan + UBSan (separate build directory)
+#   make fuzz       libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds
+#   make install    PREFIX (/usr/local) and DESTDIR honoured
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+BUILD   ?= build
+CC      ?= gcc
+CLANG   ?= clang
+
+OPT      ?= -O2
+CFLAGS   ?=
+LDFLAGS  ?=
+WARN     = -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wstrict-prototypes \
+           -Wmissing-prototypes -Wold-style-definition -Wpointer-arith -Wundef -Wvla \
+           -Walloca -Wimplicit-fallthrough -Wshadow
+HARDEN   = -fno-common -fno-strict-aliasing -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 \
+           -ftrivial-auto-var-init=zero
+STRICT   = -Wconversion -Wsign-conversion
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(HARDEN) -Igui-protocol/include $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
+XEN_LIBS    = -lxenvchan -lxengnttab
+LIBS        = $(XEN_LIBS) -lpthread
+
+SAN = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# ---------------------------------------------------------------- gui-protocol (libqgui)
+LIB_SRCS = $(wildcard gui-protocol/src/*.c)
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB      = $(BUILD)/libqgui.a
+HEADERS  = $(wildcard gui-protocol/include/*.h gui-protocol/include/qgui/*.h)
+
+# ---------------------------------------------------------------- tests
+TLIB_SRCS  = $(wildcard tests/lib/*.c)
+TLIB_OBJS  = $(TLIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS  = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/*.c))
+XEN_BINS   = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/xen/*.c))
+SHIM       = $(BUILD)/libxenshim.so
+PY_TESTS   = $(wildcard tests/salt/test_*.py)
+FUZZ_SRCS  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+
+all: $(LIB)
+
+$(BUILD)/gui-protocol/%.o: gui-protocol/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(STRICT) -c -o $@ $<
+
+$(BUILD)/tests/lib/%.o: tests/lib/%.c tests/lib/*.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(LIB) $(TLIB_OBJS) tests/lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(LIBS)
+
+# the Xen-API shim of shared/tools/xenshim (vendored in tests/xenshim)
+$(SHIM): tests/xenshim/xenshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -fvisibility=hidden -pthread \
+		$(LDFLAGS) -o $@ $<
+
+# LD_PRELOAD for the Xen tests: under ASan, libasan must come first
+PRELOAD = $(if $(findstring address,$(CFLAGS)),$(shell $(CC) -print-file-name=libasan.so):)$(CURDIR)/$(SHIM)
+
+TEST_PROGS = $(UNIT_BINS) \
+	$(foreach b,$(XEN_BINS),env LD_PRELOAD=$(PRELOAD) $(b)) \
+	$(foreach t,$(PY_TESTS),python3 $(t))
+
+check: $(LIB) $(UNIT_BINS) $(XEN_BINS) $(SHIM)
+	@tests/run $(BUILD)/test-logs $(TEST_PROGS)
+
+check-san:
+	$(MAKE) BUILD=build-san CFLAGS="$(SAN)" LDFLAGS="$(SAN)" check
+
+# ---------------------------------------------------------------- fuzzing
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+             -Igui-protocol/include -Igui-protocol/src
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
+			2>$(BUILD)/fuzz/$$n.log || { tail -50 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|Done' $(BUILD)/fuzz/$$n.log; \
+	done
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check check-san fuzz fuzz-build install clean
+.SECONDARY:

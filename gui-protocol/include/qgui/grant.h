@@ -1,0 +1,102 @@
+/* qgui/grant.h: grant tables. Owners share pages with one grantee; grantees map them read-only. */
+#ifndef QGUI_GRANT_H
+#define QGUI_GRANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qgui/backend.h"
+
+#define GRANT_PAGE_SIZE 4096u
+/* The most pages one share or one mapping may have (= MAX_GRANT_REFS_COUNT). */
+#define GRANT_MAX_PAGES 98304u
+
+/* ---------------------------------------------------------------- owner role (agents) */
+
+struct grant_owner; /* opaque */
+
+/* One share: npages pages the owner may write at any time, granted read-only. */
+struct grant_share {
+	void *addr;           /* writable mapping of npages * GRANT_PAGE_SIZE bytes */
+	size_t npages;
+	const uint32_t *refs; /* npages references; refs[i] names page i */
+};
+
+/*
+ * Creates an owner: domain own_domid grants pages to grantee_domid.
+ *   SOCKET (gntemu, emulation.md 3): one sealed memfd per share; LOOKUP is
+ *     answered on $VCHAN_SOCKET_DIR/gntshr.<own>.<grantee>.sock by a helper
+ *     thread, bound before the first reference is handed out.
+ *   XEN: xengntshr_open / xengntshr_share_pages.
+ * Returns NULL with errno set and one log line on failure (Xen without
+ * /dev/xen says so).
+ */
+struct grant_owner *grant_owner_create(enum qgui_backend backend, int own_domid, int grantee_domid);
+
+/*
+ * Shares npages (1..GRANT_MAX_PAGES) new zero-filled pages, read-only for the
+ * grantee. Returns 0 and *out (freed by grant_owner_unshare), or -errno
+ * (EINVAL for a bad npages, EADDRINUSE when another live process of this
+ * domain already serves this grantee's socket).
+ */
+int grant_owner_share(struct grant_owner *o, size_t npages, struct grant_share **out);
+
+/*
+ * Revokes a share and frees it: afterwards LOOKUP of its references answers
+ * -ENOENT (mappings the grantee already made keep their pages). Accepts NULL.
+ */
+void grant_owner_unshare(struct grant_owner *o, struct grant_share *s);
+
+/* Unshares everything, stops serving and unlinks the socket. Accepts NULL. */
+void grant_owner_destroy(struct grant_owner *o);
+
+/* ---------------------------------------------------------------- grantee role (daemons) */
+
+struct grant_mapper;  /* opaque: one per owner domain */
+struct grant_mapping; /* opaque: one mapped list of references */
+
+/*
+ * Creates a mapper through which domain own_domid maps pages granted by
+ * owner_domid. Returns NULL with errno set and one log line on failure.
+ */
+struct grant_mapper *grant_mapper_create(enum qgui_backend backend, int own_domid, int owner_domid);
+
+/* Accepts NULL. Mappings made through it must be destroyed first. */
+void grant_mapper_destroy(struct grant_mapper *m);
+
+/*
+ * Maps the n references refs[0..n-1] (1 <= n <= GRANT_MAX_PAGES), in order,
+ * read-only. The owner is untrusted: for gntemu every check of emulation.md
+ * 3.3 is made (complete reply within $GNTEMU_TIMEOUT_MS, default 5000 ms;
+ * status, flags, exactly one fd, ref inside its run, sealed memfd with
+ * st_blksize 4096, size covering the run). References are looked up afresh on
+ * every call; one reply serves every ref of its run within the call.
+ * Returns 0 and *out (caller frees with grant_mapping_destroy), -EPROTO when
+ * the owner broke the protocol (one log line says how; the caller ends that
+ * owner's session), or another -errno on a local failure.
+ */
+int grant_mapper_map(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_mapping **out);
+
+/*
+ * A read-only view of all n pages in reference order (n * GRANT_PAGE_SIZE
+ * bytes). Contents are live and hostile: copy them, never parse them. Mapped
+ * on the first call; NULL (errno set) if that fails. Owned by the mapping.
+ */
+const void *grant_mapping_addr(struct grant_mapping *g);
+
+/* n * GRANT_PAGE_SIZE. */
+size_t grant_mapping_size(const struct grant_mapping *g);
+
+/*
+ * When every page is the next page of one memfd (gntemu with consecutive
+ * pages), returns that fd and sets *offset to the byte offset of the first
+ * page in it: the fd can be handed to the X server (MIT-SHM AttachFd; dup it,
+ * since the X call takes ownership) and drawn from at *offset, with no copy.
+ * Otherwise (Xen, scattered pages) returns -1. The fd stays owned by the mapping.
+ */
+int grant_mapping_fd(const struct grant_mapping *g, size_t *offset);
+
+/* Unmaps and frees. Accepts NULL. */
+void grant_mapping_destroy(struct grant_mapping *g);
+
+#endif

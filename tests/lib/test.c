@@ -1,0 +1,92 @@
+/* tests/lib/test.c: the harness behind test.h. */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static int case_failed;
+static char tmpdir[256];
+static pid_t tmpdir_owner;
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	case_failed = 1;
+	fprintf(stdout, "#   %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+int test_ok(void)
+{
+	return !case_failed;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tmpdir(void)
+{
+	if (tmpdir[0] && getpid() == tmpdir_owner) {
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+const char *test_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		const char *base = getenv("TMPDIR");
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/qgui-test.XXXXXX", base && *base ? base : "/tmp");
+		if (mkdtemp(tmpdir) == NULL) {
+			perror("mkdtemp");
+			exit(2);
+		}
+		tmpdir_owner = getpid();
+		atexit(rm_tmpdir);
+	}
+	return tmpdir;
+}
+
+int test_main(int argc, char **argv, const struct test_case *cases, size_t ncases)
+{
+	int passed = 0, failed = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < ncases; i++) {
+		int wanted = argc <= 1;
+
+		for (int a = 1; a < argc; a++) {
+			wanted |= strcmp(argv[a], cases[i].name) == 0;
+		}
+		if (!wanted) {
+			continue;
+		}
+		case_failed = 0;
+		cases[i].fn();
+		printf("%s - %s\n", case_failed ? "not ok" : "ok", cases[i].name);
+		if (case_failed) {
+			failed++;
+		} else {
+			passed++;
+		}
+	}
+	printf("# %s: %d passed, %d failed\n", argv[0], passed, failed);
+	return (failed || passed == 0) ? 1 : 0;
+}
