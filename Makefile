@@ -83,7 +83,7 @@ check-san:
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-             -Igui-protocol/include -Igui-protocol/src
+             -Igui-protocol/include -Igui-protocol/src -Itests/lib
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
