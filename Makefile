@@ -33,6 +33,25 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libqgui.a
 HEADERS  = $(wildcard gui-protocol/include/*.h gui-protocol/include/qgui/*.h)
 
+# ---------------------------------------------------------------- gui-daemon
+GD_SRCS  = $(filter-out gui-daemon/main.c,$(wildcard gui-daemon/*.c))
+GD_OBJS  = $(GD_SRCS:%.c=$(BUILD)/%.o)
+GD_LIB   = $(BUILD)/libgd.a
+GD_BIN   = $(BUILD)/gui-daemon
+X_LIBS   = -lX11 -lX11-xcb -lxcb -lxcb-shm -lXext -lconfig -lpng
+
+$(BUILD)/gui-daemon/%.o: gui-daemon/%.c gui-daemon/*.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igui-daemon -c -o $@ $<
+
+$(GD_LIB): $(GD_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(GD_BIN): $(BUILD)/gui-daemon/main.o $(GD_LIB) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(LIBS)
+
+BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN))
+
 # ---------------------------------------------------------------- tests
 TLIB_SRCS  = $(wildcard tests/lib/*.c)
 TLIB_OBJS  = $(TLIB_SRCS:%.c=$(BUILD)/%.o)
@@ -44,7 +63,7 @@ FUZZ_SRCS  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-all: $(LIB)
+all: $(LIB) $(BINS)
 
 $(BUILD)/gui-protocol/%.o: gui-protocol/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -58,9 +77,10 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(LIB) $(TLIB_OBJS) tests/lib/*.h
+$(BUILD)/tests/%: tests/%.c $(LIB) $(GD_LIB) $(TLIB_OBJS) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src -Igui-daemon $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) \
+		$(GD_LIB) $(LIB) $(X_LIBS) $(LIBS)
 
 # the Xen-API shim of shared/tools/xenshim (vendored in tests/xenshim)
 $(SHIM): tests/xenshim/xenshim.c
@@ -75,7 +95,7 @@ TEST_PROGS = $(UNIT_BINS) \
 	$(foreach b,$(XEN_BINS),env LD_PRELOAD=$(PRELOAD) $(b)) \
 	$(foreach t,$(PY_TESTS),python3 $(t))
 
-check: $(LIB) $(UNIT_BINS) $(XEN_BINS) $(SHIM)
+check: $(LIB) $(BINS) $(UNIT_BINS) $(XEN_BINS) $(SHIM)
 	@tests/run $(BUILD)/test-logs $(TEST_PROGS)
 
 check-san:
@@ -103,6 +123,7 @@ fuzz: $(FUZZ_BINS)
 # ---------------------------------------------------------------- install
 install: all
 	install -d $(DESTDIR)$(BINDIR)
+	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)
 
 clean:
 	rm -rf build build-san
