@@ -83,8 +83,9 @@ void config_defaults(struct gd_config *c);
 enum config_result {
 	CONFIG_OK = 0,     /* run the daemon */
 	CONFIG_HELP,       /* --help was given: usage printed on stdout, exit 0 */
-	CONFIG_VERSION,    /* --version: "Qubes GUI Daemon protocol version: 1.8" printed, exit 0 */
 	CONFIG_ERROR = 2,  /* bad option or value: err holds one line naming it; exit 2 */
+	CONFIG_VERSION = 3, /* --version: "Qubes GUI Daemon protocol version: 1.8" printed, exit 0
+	                       (3, not implicitly 2: that would equal CONFIG_ERROR) */
 };
 
 /*
