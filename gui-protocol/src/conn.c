@@ -67,7 +67,7 @@ static uint8_t *out_reserve(struct conn *c, size_t len)
 		return NULL;
 	}
 	if (c->out_alloc - c->out_end < len) {
-		if (c->out_start > 0) {
+		if (c->out_start > 0 && queued > 0) {
 			memmove(c->out, c->out + c->out_start, queued);
 			c->out_start = 0;
 			c->out_end = queued;
@@ -186,7 +186,9 @@ static int fill(struct conn *c, size_t need)
 		return 1;
 	}
 	if (c->in_cap - c->in_start < need) {
-		memmove(c->in, c->in + c->in_start, have);
+		if (have > 0) {
+			memmove(c->in, c->in + c->in_start, have);
+		}
 		c->in_start = 0;
 		c->in_end = have;
 		if (c->in_cap < need) {
