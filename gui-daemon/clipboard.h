@@ -1,0 +1,46 @@
+/* clipboard.h: the global secure clipboard files (qubes-clipboard.bin, .source, .xevent, .metadata). */
+#ifndef GD_CLIPBOARD_H
+#define GD_CLIPBOARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the files live and who we are. */
+struct clip_ctx {
+	const char *dir;          /* e.g. /var/run/qubes */
+	const char *vmname;       /* this daemon's VM */
+	uint32_t version_daemon;  /* protocol versions for the metadata */
+	uint32_t version_agent;
+	uint32_t buffer_size;     /* the configured limit */
+	bool qrexec;              /* -Q */
+	const char *policy_cmd;   /* run as "cmd SOURCE TARGET"; exit 0 allows; NULL or "" allows */
+};
+
+enum clip_result {
+	CLIP_STORED = 0,  /* copy: written to the global clipboard */
+	CLIP_CLEARED,     /* copy: empty or oversized data cleared the global clipboard */
+	CLIP_STALE,       /* the global clipboard holds a newer copy than this request: nothing done */
+	CLIP_DENIED,      /* paste: the policy refused */
+	CLIP_EMPTY,       /* paste: nothing to paste */
+	CLIP_ERROR,       /* files could not be read or written (logged) */
+};
+
+/*
+ * A copy from the VM that the user asked for with the secure copy sequence at
+ * X time req_time: stores len bytes (or clears when oversized or empty),
+ * unless a newer copy (by X timestamp, modulo 2^32) is already there.
+ * Everything under the lock file <dir>/appviewer.lock.
+ */
+enum clip_result clipboard_copy(const struct clip_ctx *c, uint32_t req_time, const uint8_t *data, size_t len,
+		bool oversized);
+
+/*
+ * A paste into the VM at X time t: reads the global clipboard (at most
+ * buffer_size bytes) unless it is newer than t, asks the policy (source ->
+ * this VM), and on CLIP_STORED returns the bytes in *data (caller frees) and
+ * empties the global clipboard (one paste per copy).
+ */
+enum clip_result clipboard_paste(const struct clip_ctx *c, uint32_t t, uint8_t **data, size_t *len);
+
+#endif

@@ -1,0 +1,260 @@
+/* main.c: gui-daemon, a drop-in qubes-guid for an unprivileged GUI qube: one process per agent. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "qgui/conn.h"
+#include "qgui/grant.h"
+#include "qgui/log.h"
+#include "qgui/transport.h"
+#include "session.h"
+#include "x11.h"
+
+/* Exit statuses (documented in gui-daemon/README.md). */
+enum {
+	EXIT_OK = 0,        /* the agent went away for good, or SIGTERM */
+	EXIT_LOCAL = 1,     /* no X server, no back-end, out of memory */
+	EXIT_USAGE = 2,     /* bad command line or configuration */
+	EXIT_VIOLATION = 3, /* the agent broke the protocol */
+};
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP) {
+		got_hup = 1;
+	} else {
+		got_term = 1;
+	}
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Without -f the process forks, as qubes-guid: the parent waits up to
+ * startup_timeout seconds (0 with -n) for the child to connect, then exits
+ * 0 (connected) or 1. Returns the fd the child writes to once connected, or -1.
+ */
+static int daemonize(const struct gd_config *cfg)
+{
+	int p[2];
+	pid_t pid;
+
+	if (cfg->foreground) {
+		return -1;
+	}
+	if (pipe(p) != 0 || (pid = fork()) < 0) {
+		log_error("cannot fork: %s", strerror(errno));
+		exit(EXIT_LOCAL);
+	}
+	if (pid > 0) {
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		char c;
+		int timeout = cfg->background ? 0 : cfg->startup_timeout;
+
+		close(p[1]);
+		if (timeout == 0) {
+			exit(EXIT_OK);
+		}
+		if (poll(&pfd, 1, timeout * 1000) == 1 && read(p[0], &c, 1) == 1) {
+			exit(EXIT_OK);
+		}
+		log_error("the agent did not connect within %d s", timeout);
+		exit(EXIT_LOCAL);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+/* Connects to the agent's vchan server, retrying until it appears or we are told to stop. */
+static struct transport *connect_agent(const struct gd_config *cfg, enum qgui_backend be, int own)
+{
+	while (!got_term) {
+		struct transport *t = transport_client_create(be, own, cfg->domid, QGUI_VCHAN_PORT, 1000);
+
+		if (t) {
+			return t;
+		}
+		if (errno != ETIMEDOUT && errno != ENOENT && errno != ECONNREFUSED) {
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Runs one connection from handshake to end. Returns how it ended. */
+static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, struct transport *t,
+		struct grant_mapper *mapper, struct session_ref *ref, int *notify_fd)
+{
+	struct conn_params cp;
+	struct conn *conn;
+	enum session_end end = SESSION_RUNNING;
+	uint32_t w, h, depth;
+
+	conn_params_default(&cp, CONN_DAEMON);
+	x11_screen(x, &w, &h, &depth);
+	proto_xconf_for_screen(w, h, depth, &cp.xconf);
+	cp.clipboard_max = cfg->max_clipboard_size;
+	cp.utf8_titles = cfg->allow_utf8_titles;
+	conn = conn_create(t, &cp);
+	if (conn == NULL) {
+		return SESSION_LOCAL;
+	}
+	while (end == SESSION_RUNNING) {
+		struct pollfd pfd[2];
+		struct proto_msg m;
+
+		if (got_term) {
+			end = SESSION_EOF;
+			break;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			session_screen_changed(ref->s);
+		}
+		if (ref->s == NULL) {
+			int rc = conn_next(conn, &m);
+
+			if (rc == CONN_READY) {
+				log_info("agent connected, protocol %u.%u (agent offered %u.%u)", conn_version(conn) >> 16,
+						conn_version(conn) & 0xffff, conn_peer_version(conn) >> 16,
+						conn_peer_version(conn) & 0xffff);
+				ref->s = session_create(cfg, x, conn, mapper);
+				if (ref->s == NULL) {
+					end = SESSION_LOCAL;
+					break;
+				}
+				if (*notify_fd >= 0) {
+					if (write(*notify_fd, "1", 1) != 1) {
+						log_debug("the parent is gone");
+					}
+					close(*notify_fd);
+					*notify_fd = -1;
+				}
+				if (cfg->kill_on_connect > 0 && !cfg->foreground) {
+					kill(cfg->kill_on_connect, SIGUSR1);
+				}
+				continue;
+			}
+			if (rc < 0) {
+				log_error("handshake failed: %s", rc == -EPIPE ? "the agent disconnected" : conn_error(conn));
+				end = rc == -EPIPE ? SESSION_EOF : SESSION_VIOLATION;
+				break;
+			}
+		} else {
+			end = session_process(ref->s, 256);
+			if (end != SESSION_RUNNING) {
+				break;
+			}
+		}
+		x11_flush(x);
+		conn_pollfd(conn, &pfd[0]);
+		pfd[1] = (struct pollfd){ x11_fd(x), POLLIN, 0 };
+		if (x11_dispatch(x) != 0) {
+			end = SESSION_LOCAL;
+			break;
+		}
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
+			end = SESSION_LOCAL;
+			break;
+		}
+		if (conn_handle(conn, pfd[0].revents) < 0 && ref->s == NULL) {
+			/* the reads that follow report the end, after any bytes still buffered */
+		}
+		if (x11_dispatch(x) != 0) {
+			end = SESSION_LOCAL;
+		}
+	}
+	session_destroy(ref->s);
+	ref->s = NULL;
+	conn_destroy(conn);
+	return end;
+}
+
+int main(int argc, char **argv)
+{
+	struct gd_config cfg;
+	char err[256];
+	enum qgui_backend be;
+	int own = 0, notify_fd;
+	struct session_ref ref = { NULL };
+	struct x11 *x;
+	struct grant_mapper *mapper;
+	enum session_end end = SESSION_EOF;
+
+	log_init("gui-daemon", NULL);
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_HELP:
+	case CONFIG_VERSION:
+		return EXIT_OK;
+	case CONFIG_ERROR:
+	default:
+		fprintf(stderr, "gui-daemon: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_init("gui-daemon", cfg.vmname);
+	log_set_level(cfg.log_level);
+	be = backend_resolve(cfg.backend);
+	if (backend_own_domid(&own) != 0) {
+		log_error("VCHAN_DOMAIN is not a valid domain id");
+		return EXIT_USAGE;
+	}
+	log_info("starting for domain %d as domain %d, %s back-end", cfg.domid, own, backend_name(be));
+	setup_signals();
+	notify_fd = daemonize(&cfg);
+	x = x11_open(&cfg, &session_x11_events, &ref);
+	if (x == NULL) {
+		return EXIT_LOCAL;
+	}
+	mapper = grant_mapper_create(be, own, cfg.domid);
+	if (mapper == NULL) {
+		x11_close(x);
+		return EXIT_LOCAL;
+	}
+	while (!got_term) {
+		struct transport *t = connect_agent(&cfg, be, own);
+
+		if (t == NULL) {
+			break;
+		}
+		end = run_session(&cfg, x, t, mapper, &ref, &notify_fd);
+		transport_destroy(t);
+		if (end != SESSION_EOF) {
+			break;
+		}
+		if (!got_term) {
+			log_info("waiting for the agent to reconnect");
+		}
+	}
+	grant_mapper_destroy(mapper);
+	x11_close(x);
+	switch (end) {
+	case SESSION_VIOLATION:
+		return EXIT_VIOLATION;
+	case SESSION_LOCAL:
+		return EXIT_LOCAL;
+	default:
+		return EXIT_OK;
+	}
+}

@@ -1,0 +1,870 @@
+/* session.c: the policy for one agent's messages (window rules, acks, clipboard) and its input events. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipboard.h"
+#include "qgui/log.h"
+#include "session.h"
+
+#define HASH_BUCKETS 1024
+
+struct wnode {
+	struct gwin w;
+	struct wnode *next;
+};
+
+struct session {
+	const struct gd_config *cfg;
+	struct x11 *x;
+	struct conn *conn;
+	struct grant_mapper *mapper;
+	struct wnode *buckets[HASH_BUCKETS];
+	size_t nwin;
+	struct gwin *screen_win;       /* remote id 0, if created */
+	uint32_t focused;              /* remote id of the window with focus, for clipboard requests */
+	bool clip_requested;           /* a secure copy is pending: the next CLIPBOARD_DATA is wanted */
+	uint32_t clip_time;
+	bool or_warned;
+	enum session_end end;
+	uint32_t *refs;                /* scratch: a dump's refs, aligned */
+};
+
+/* ----------------------------------------------------------------- window table */
+
+static size_t bucket(uint32_t id)
+{
+	return (id * 2654435761u) % HASH_BUCKETS;
+}
+
+static struct gwin *win_find(struct session *s, uint32_t id)
+{
+	for (struct wnode *n = s->buckets[bucket(id)]; n; n = n->next) {
+		if (n->w.remote == id) {
+			return &n->w;
+		}
+	}
+	return NULL;
+}
+
+static struct gwin *win_add(struct session *s, uint32_t id)
+{
+	struct wnode *n = calloc(1, sizeof(*n));
+
+	if (n == NULL) {
+		return NULL;
+	}
+	n->w.remote = id;
+	n->next = s->buckets[bucket(id)];
+	s->buckets[bucket(id)] = n;
+	s->nwin++;
+	return &n->w;
+}
+
+static void win_remove(struct session *s, struct gwin *w)
+{
+	struct wnode **pp = &s->buckets[bucket(w->remote)];
+
+	while (*pp && &(*pp)->w != w) {
+		pp = &(*pp)->next;
+	}
+	INVARIANT(*pp != NULL);
+	{
+		struct wnode *n = *pp;
+
+		*pp = n->next;
+		free(n);
+	}
+	s->nwin--;
+}
+
+/* ----------------------------------------------------------------- helpers */
+
+static enum session_end violation(struct session *s, uint32_t type, uint32_t window, const char *why)
+{
+	log_error("protocol violation in %s for window 0x%x: %s; ending the session", proto_type_name(type), window,
+			why);
+	s->end = SESSION_VIOLATION;
+	return s->end;
+}
+
+static void send(struct session *s, const struct proto_msg *m)
+{
+	int rc = conn_send(s->conn, m);
+
+	if (rc < 0 && s->end == SESSION_RUNNING) {
+		log_error("cannot send %s to the agent: %s", proto_type_name(m->type), strerror(-rc));
+		s->end = rc == -ENOBUFS ? SESSION_VIOLATION : SESSION_EOF;
+	}
+}
+
+static void send_configure(struct session *s, struct gwin *w)
+{
+	struct proto_msg m = { .type = MSG_CONFIGURE, .window = w->remote };
+
+	m.u.configure = (struct proto_configure){ w->geom.x, w->geom.y, (uint32_t)w->geom.w, (uint32_t)w->geom.h,
+		w->override_redirect };
+	send(s, &m);
+	if (w->remote != FULLSCREEN_WINDOW_ID) {
+		/* wait for the agent to echo this geometry before sending another */
+		w->configure_pending = true;
+		w->pending = w->geom;
+	}
+}
+
+static bool rect_eq(const struct rect *a, const struct rect *b)
+{
+	return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
+}
+
+/* The override-redirect rules of reference 4.2: what the window may have, given what it asks for. */
+static bool allowed_or(struct session *s, struct gwin *w, bool requested, int32_t width, int32_t height)
+{
+	struct rect work;
+
+	if (!requested || !s->cfg->override_redirect_allowed || w->docked) {
+		return false;
+	}
+	if (w->mapped && !w->override_redirect) {
+		return false; /* a mapped window cannot gain override-redirect */
+	}
+	x11_workarea(s->x, &work);
+	/* a window covering over 90 % of the screen could impersonate it: manage it instead */
+	if (s->cfg->override_redirect_protection &&
+			(uint64_t)width * (uint64_t)height * 10 > (uint64_t)work.w * (uint64_t)work.h * 9) {
+		if (!s->or_warned) {
+			log_info("window 0x%x asked to cover over 90%% of the screen unmanaged: shown as a normal window",
+					w->remote);
+			s->or_warned = true;
+		}
+		return false;
+	}
+	return true;
+}
+
+/* Keeps an override-redirect window (with its border) inside the work area unless it is entirely off-screen. */
+static bool force_on_screen(struct session *s, struct gwin *w)
+{
+	int b = x11_border(s->x, w);
+	struct rect work, f = { w->geom.x - b, w->geom.y - b, w->geom.w + 2 * b, w->geom.h + 2 * b }, old = w->geom;
+
+	if (!w->override_redirect) {
+		return false;
+	}
+	x11_workarea(s->x, &work);
+	if (f.x + f.w <= work.x || f.y + f.h <= work.y || f.x >= work.x + work.w || f.y >= work.y + work.h) {
+		return false;
+	}
+	if (f.w > work.w) {
+		f.w = work.w;
+	}
+	if (f.h > work.h) {
+		f.h = work.h;
+	}
+	if (f.x < work.x) {
+		f.x = work.x;
+	}
+	if (f.y < work.y) {
+		f.y = work.y;
+	}
+	if (f.x + f.w > work.x + work.w) {
+		f.x = work.x + work.w - f.w;
+	}
+	if (f.y + f.h > work.y + work.h) {
+		f.y = work.y + work.h - f.h;
+	}
+	w->geom = (struct rect){ f.x + b, f.y + b, f.w - 2 * b, f.h - 2 * b };
+	if (w->geom.w < 1) {
+		w->geom.w = 1;
+	}
+	if (w->geom.h < 1) {
+		w->geom.h = 1;
+	}
+	return !rect_eq(&old, &w->geom);
+}
+
+/* Clips r (content coordinates) to the window and to an image of iw x ih seen at offset (sx, sy). */
+static bool clip(struct rect *r, const struct gwin *w, uint32_t iw, uint32_t ih, int32_t sx, int32_t sy)
+{
+	int64_t x0 = r->x, y0 = r->y, x1 = (int64_t)r->x + r->w, y1 = (int64_t)r->y + r->h;
+
+	x0 = x0 < 0 ? 0 : x0;
+	y0 = y0 < 0 ? 0 : y0;
+	x0 = x0 < -(int64_t)sx ? -(int64_t)sx : x0;
+	y0 = y0 < -(int64_t)sy ? -(int64_t)sy : y0;
+	x1 = x1 > w->geom.w ? w->geom.w : x1;
+	y1 = y1 > w->geom.h ? w->geom.h : y1;
+	x1 = x1 > (int64_t)iw - sx ? (int64_t)iw - sx : x1;
+	y1 = y1 > (int64_t)ih - sy ? (int64_t)ih - sy : y1;
+	if (x1 <= x0 || y1 <= y0) {
+		return false;
+	}
+	*r = (struct rect){ (int32_t)x0, (int32_t)y0, (int32_t)(x1 - x0), (int32_t)(y1 - y0) };
+	return true;
+}
+
+/* Draws rectangle r of w from its own image, or from the screen window's image (reference 2.3). */
+static void repaint(struct session *s, struct gwin *w, struct rect r)
+{
+	if (s->cfg->invisible) {
+		return;
+	}
+	if (w->img.x) {
+		if (clip(&r, w, w->img.width, w->img.height, 0, 0)) {
+			x11_img_put(s->x, w, NULL, &r, 0, 0);
+		}
+	} else if (s->screen_win && s->screen_win != w && s->screen_win->img.x) {
+		const struct gimage *src = &s->screen_win->img;
+
+		if (clip(&r, w, src->width, src->height, w->geom.x, w->geom.y)) {
+			x11_img_put(s->x, w, src, &r, w->geom.x, w->geom.y);
+		}
+	}
+}
+
+static void repaint_all(struct session *s, struct gwin *w)
+{
+	repaint(s, w, (struct rect){ 0, 0, w->geom.w, w->geom.h });
+}
+
+static void image_release(struct session *s, struct gimage *img)
+{
+	x11_img_release(s->x, img);
+	grant_mapping_destroy(img->mapping);
+	memset(img, 0, sizeof(*img));
+}
+
+static void window_destroy(struct session *s, struct gwin *w)
+{
+	image_release(s, &w->img);
+	x11_win_destroy(s->x, w);
+	if (s->screen_win == w) {
+		s->screen_win = NULL;
+	}
+	if (s->focused == w->remote) {
+		s->focused = 0;
+	}
+	for (size_t b = 0; b < HASH_BUCKETS; b++) {
+		for (struct wnode *n = s->buckets[b]; n; n = n->next) {
+			if (n->w.transient_for == w->remote && &n->w != w) {
+				n->w.transient_for = 0;
+				x11_win_transient(s->x, &n->w, NULL);
+			}
+		}
+	}
+	win_remove(s, w);
+}
+
+/* ----------------------------------------------------------------- message handlers */
+
+static enum session_end on_create(struct session *s, const struct proto_msg *m, struct gwin *unused)
+{
+	const struct proto_create *c = &m->u.create;
+	struct gwin *w;
+
+	(void)unused;
+	if (s->nwin >= GD_MAX_WINDOWS) {
+		return violation(s, m->type, m->window, "too many windows");
+	}
+	w = win_add(s, m->window);
+	if (w == NULL) {
+		s->end = SESSION_LOCAL;
+		return s->end;
+	}
+	w->geom = (struct rect){ c->x, c->y, (int32_t)c->width, (int32_t)c->height };
+	w->override_redirect = allowed_or(s, w, c->override_redirect, w->geom.w, w->geom.h);
+	force_on_screen(s, w);
+	if (x11_win_create(s->x, w) != 0) {
+		log_error("cannot create an X window for 0x%x", m->window);
+		win_remove(s, w);
+		s->end = SESSION_LOCAL;
+		return s->end;
+	}
+	if (m->window == FULLSCREEN_WINDOW_ID) {
+		s->screen_win = w;
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_destroy(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	window_destroy(s, w);
+	x11_sync(s->x); /* once the agent has the ack, the window is gone from the screen */
+	if (conn_version(s->conn) >= QUBES_GUID_MIN_BIDIRECTIONAL_MSG_DESTROY) {
+		send(s, &(struct proto_msg){ .type = MSG_DESTROY, .window = m->window });
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_map(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	struct gwin *parent;
+
+	if (w->docked) {
+		return SESSION_RUNNING; /* tray icons are mapped by the tray manager */
+	}
+	w->transient_for = m->u.map.transient_for;
+	parent = w->transient_for ? win_find(s, w->transient_for) : NULL;
+	x11_win_transient(s->x, w, parent);
+	if (!w->mapped) {
+		bool or = allowed_or(s, w, m->u.map.override_redirect, w->geom.w, w->geom.h);
+
+		if (or != w->override_redirect) {
+			w->override_redirect = or;
+			x11_win_set_override_redirect(s->x, w);
+		}
+	}
+	if (force_on_screen(s, w)) {
+		x11_win_configure(s->x, w);
+		send_configure(s, w);
+	}
+	w->mapped = true;
+	if (!s->cfg->invisible) {
+		x11_win_map(s->x, w);
+		if (w->override_redirect) {
+			repaint_all(s, w);
+		}
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_unmap(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	(void)m;
+	if (w->docked) {
+		return SESSION_RUNNING;
+	}
+	w->mapped = false;
+	x11_win_unmap(s->x, w);
+	if (w != s->screen_win) {
+		image_release(s, &w->img); /* the agent dumps again at the next map */
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_configure(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	const struct proto_configure *c = &m->u.configure;
+	struct rect r = { c->x, c->y, (int32_t)c->width, (int32_t)c->height };
+	bool or;
+
+	if (w->docked) {
+		send_configure(s, w); /* tray icons keep the size the tray gave them */
+		return SESSION_RUNNING;
+	}
+	if (w->configure_pending) {
+		if (!rect_eq(&r, &w->pending)) {
+			/* the agent has not seen ours yet: say it again, ignore this one */
+			send_configure(s, w);
+			return SESSION_RUNNING;
+		}
+		w->configure_pending = false;
+		if (!rect_eq(&w->geom, &w->pending)) {
+			send_configure(s, w); /* the window moved again meanwhile */
+		}
+		return SESSION_RUNNING;
+	}
+	w->geom = r;
+	/* the agent's override_redirect field is ignored; the flag is re-checked for the new size */
+	or = allowed_or(s, w, w->override_redirect, r.w, r.h);
+	if (or != w->override_redirect) {
+		w->override_redirect = or;
+		if (w->mapped) {
+			x11_win_unmap(s->x, w); /* so that a window manager notices the change */
+			x11_win_set_override_redirect(s->x, w);
+			x11_win_map(s->x, w);
+		} else {
+			x11_win_set_override_redirect(s->x, w);
+		}
+	}
+	if (force_on_screen(s, w)) {
+		x11_win_configure(s->x, w);
+		send_configure(s, w);
+		return SESSION_RUNNING;
+	}
+	x11_win_configure(s->x, w);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_shmimage(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	const struct proto_shmimage *d = &m->u.shmimage;
+
+	if (w->mapped || w->docked) {
+		repaint(s, w, (struct rect){ d->x, d->y, d->width, d->height });
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_wmname(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	char title[192];
+
+	if (s->cfg->title_prefix) {
+		snprintf(title, sizeof(title), "[%s] %s", s->cfg->vmname, m->u.wmname.title);
+	} else {
+		snprintf(title, sizeof(title), "%s", m->u.wmname.title);
+	}
+	x11_win_title(s->x, w, title);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_wmclass(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	if (!w->mapped) { /* ICCCM: WM_CLASS changes only in the Withdrawn state */
+		x11_win_class(s->x, w, m->u.wmclass.res_class, m->u.wmclass.res_name);
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_hints(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	x11_win_hints(s->x, w, &m->u.hints);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_flags(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	if (m->u.flags.set & WINDOW_FLAG_FULLSCREEN) {
+		w->fullscreen_requested = true;
+	}
+	if (m->u.flags.unset & WINDOW_FLAG_FULLSCREEN) {
+		w->fullscreen_requested = false;
+	}
+	x11_win_flags(s->x, w, m->u.flags.set, m->u.flags.unset);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_cursor(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	x11_win_cursor(s->x, w, m->u.cursor.cursor);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_dock(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	(void)m;
+	if (w->mapped || w->docked) {
+		log_info("window 0x%x: dock request refused (already mapped or docked)", w->remote);
+		return SESSION_RUNNING;
+	}
+	w->docked = true;
+	if (w->override_redirect) {
+		w->override_redirect = false;
+		x11_win_set_override_redirect(s->x, w);
+	}
+	x11_win_dock(s->x, w);
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_dump(struct session *s, const struct proto_msg *m, struct gwin *w)
+{
+	const struct proto_dump *d = &m->u.dump;
+	struct gimage old = w->img;
+	int rc;
+
+	memset(&w->img, 0, sizeof(w->img));
+	if (d->nrefs > 0 && d->width > 0 && d->height > 0 && !s->cfg->invisible) {
+		for (uint32_t i = 0; i < d->nrefs; i++) {
+			s->refs[i] = proto_dump_ref(d, i);
+		}
+		rc = grant_mapper_map(s->mapper, s->refs, d->nrefs, &w->img.mapping);
+		if (rc == -EPROTO) {
+			w->img = old;
+			return violation(s, m->type, m->window, "bad grant references");
+		}
+		if (rc == 0) {
+			w->img.width = d->width;
+			w->img.height = d->height;
+			if (x11_img_attach(s->x, w) != 0) {
+				log_error("window 0x%x: cannot show its %ux%u image", w->remote, d->width, d->height);
+				grant_mapping_destroy(w->img.mapping);
+				memset(&w->img, 0, sizeof(w->img));
+			}
+		} else {
+			log_error("window 0x%x: cannot map its image: %s", w->remote, strerror(-rc));
+		}
+	}
+	/*
+	 * Release the image this dump replaces, and acknowledge only once the X
+	 * server has processed the detach: after the ack the agent may reuse
+	 * that buffer, and it must never be on screen while it is rewritten.
+	 */
+	if (old.mapping || old.x) {
+		image_release(s, &old);
+	}
+	x11_sync(s->x);
+	if (conn_version(s->conn) >= QUBES_GUID_MIN_MSG_WINDOW_DUMP_ACK) {
+		send(s, &(struct proto_msg){ .type = MSG_WINDOW_DUMP_ACK, .window = m->window });
+	}
+	return SESSION_RUNNING;
+}
+
+static enum session_end on_clipboard(struct session *s, const struct proto_msg *m, struct gwin *unused)
+{
+	const struct proto_clipboard *c = &m->u.clipboard;
+	struct clip_ctx cc = { s->cfg->clipboard_dir, s->cfg->vmname, QUBES_GUID_PROTOCOL_VERSION,
+		conn_version(s->conn), s->cfg->max_clipboard_size, s->cfg->qrexec_clipboard,
+		s->cfg->paste_policy_command };
+	enum clip_result r;
+
+	(void)unused;
+	if (!s->clip_requested) {
+		log_info("clipboard data the user did not ask for: dropped");
+		return SESSION_RUNNING;
+	}
+	s->clip_requested = false;
+	r = clipboard_copy(&cc, s->clip_time, c->data, c->len, c->oversized);
+	if (r == CLIP_STALE) {
+		log_info("clipboard data older than the global clipboard: dropped");
+	} else if (c->oversized) {
+		log_info("clipboard data of %u bytes is over the limit of %u: clipboard cleared", c->len,
+				s->cfg->max_clipboard_size);
+	} else {
+		log_info("copied %u bytes to the global clipboard", c->len);
+	}
+	return SESSION_RUNNING;
+}
+
+/* Which messages an agent may send, and whether they name an existing window (the monitor-style table). */
+typedef enum session_end (*handler_fn)(struct session *, const struct proto_msg *, struct gwin *);
+enum win_rule { WIN_NONE, WIN_NEW, WIN_EXISTING };
+static const struct {
+	uint32_t type;
+	enum win_rule rule;
+	handler_fn fn;
+} dispatch[] = {
+	{ MSG_CREATE, WIN_NEW, on_create },
+	{ MSG_DESTROY, WIN_EXISTING, on_destroy },
+	{ MSG_MAP, WIN_EXISTING, on_map },
+	{ MSG_UNMAP, WIN_EXISTING, on_unmap },
+	{ MSG_CONFIGURE, WIN_EXISTING, on_configure },
+	{ MSG_SHMIMAGE, WIN_EXISTING, on_shmimage },
+	{ MSG_WMNAME, WIN_EXISTING, on_wmname },
+	{ MSG_WMCLASS, WIN_EXISTING, on_wmclass },
+	{ MSG_WINDOW_HINTS, WIN_EXISTING, on_hints },
+	{ MSG_WINDOW_FLAGS, WIN_EXISTING, on_flags },
+	{ MSG_CURSOR, WIN_EXISTING, on_cursor },
+	{ MSG_DOCK, WIN_EXISTING, on_dock },
+	{ MSG_WINDOW_DUMP, WIN_EXISTING, on_dump },
+	{ MSG_CLIPBOARD_DATA, WIN_NONE, on_clipboard },
+};
+
+static enum session_end handle(struct session *s, const struct proto_msg *m)
+{
+	for (size_t i = 0; i < sizeof(dispatch) / sizeof(dispatch[0]); i++) {
+		struct gwin *w;
+
+		if (dispatch[i].type != m->type) {
+			continue;
+		}
+		w = dispatch[i].rule == WIN_NONE ? NULL : win_find(s, m->window);
+		if (dispatch[i].rule == WIN_NEW && w) {
+			return violation(s, m->type, m->window, "window already exists");
+		}
+		if (dispatch[i].rule == WIN_EXISTING && !w) {
+			return violation(s, m->type, m->window, "no such window");
+		}
+		return dispatch[i].fn(s, m, w);
+	}
+	return violation(s, m->type, m->window, "unexpected message");
+}
+
+enum session_end session_process(struct session *s, int max)
+{
+	for (int i = 0; i < max && s->end == SESSION_RUNNING; i++) {
+		struct proto_msg m;
+		int rc = conn_next(s->conn, &m);
+
+		if (rc == CONN_NONE) {
+			break;
+		}
+		if (rc == CONN_DROPPED) {
+			log_info("ignored a message: %s", conn_error(s->conn));
+			continue;
+		}
+		if (rc == -EPIPE) {
+			log_info("the agent disconnected");
+			s->end = SESSION_EOF;
+		} else if (rc == -EPROTO || rc == -EPROTONOSUPPORT) {
+			log_error("protocol violation: %s; ending the session", conn_error(s->conn));
+			s->end = SESSION_VIOLATION;
+		} else if (rc < 0) {
+			log_error("connection failed: %s", strerror(-rc));
+			s->end = SESSION_EOF;
+		} else if (rc == CONN_MSG) {
+			handle(s, &m);
+		}
+	}
+	x11_flush(s->x);
+	return s->end;
+}
+
+struct session *session_create(const struct gd_config *cfg, struct x11 *x, struct conn *conn,
+		struct grant_mapper *mapper)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		return NULL;
+	}
+	s->refs = calloc(MAX_GRANT_REFS_COUNT, sizeof(uint32_t));
+	if (s->refs == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->x = x;
+	s->conn = conn;
+	s->mapper = mapper;
+	s->end = SESSION_RUNNING;
+	return s;
+}
+
+void session_destroy(struct session *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	for (size_t b = 0; b < HASH_BUCKETS; b++) {
+		while (s->buckets[b]) {
+			struct gwin *w = &s->buckets[b]->w;
+
+			image_release(s, &w->img);
+			x11_win_destroy(s->x, w);
+			win_remove(s, w);
+		}
+	}
+	x11_sync(s->x);
+	free(s->refs);
+	free(s);
+}
+
+void session_screen_changed(struct session *s)
+{
+	for (size_t b = 0; s && b < HASH_BUCKETS; b++) {
+		for (struct wnode *n = s->buckets[b]; n; n = n->next) {
+			if (n->w.override_redirect && force_on_screen(s, &n->w)) {
+				x11_win_configure(s->x, &n->w);
+				send_configure(s, &n->w);
+			}
+		}
+	}
+}
+
+/* ----------------------------------------------------------------- X events -> agent */
+
+static struct session *S(void *ctx)
+{
+	struct session_ref *ref = ctx;
+
+	return ref->s && ref->s->end == SESSION_RUNNING ? ref->s : NULL;
+}
+
+static void send_keymap(struct session *s)
+{
+	struct proto_msg m = { .type = MSG_KEYMAP_NOTIFY, .window = 0 };
+
+	x11_keymap(s->x, m.u.keymap.keys);
+	send(s, &m);
+}
+
+static void ev_key(void *ctx, struct gwin *w, uint32_t type, int x, int y, uint32_t state, uint32_t keycode)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		send(s, &(struct proto_msg){ .type = MSG_KEYPRESS, .window = w->remote,
+					 .u.key = { type, x, y, state, keycode } });
+	}
+}
+
+static void ev_button(void *ctx, struct gwin *w, uint32_t type, int x, int y, uint32_t state, uint32_t button)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		send(s, &(struct proto_msg){ .type = MSG_BUTTON, .window = w->remote,
+					 .u.button = { type, x, y, state, button } });
+	}
+}
+
+static void ev_motion(void *ctx, struct gwin *w, int x, int y, uint32_t state, uint32_t is_hint)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		send(s, &(struct proto_msg){ .type = MSG_MOTION, .window = w->remote,
+					 .u.motion = { x, y, state, is_hint } });
+	}
+}
+
+static void ev_crossing(void *ctx, struct gwin *w, uint32_t type, int x, int y, uint32_t state, uint32_t mode,
+		uint32_t detail, uint32_t focus)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		if (type == QGUI_EnterNotify) {
+			send_keymap(s);
+		}
+		send(s, &(struct proto_msg){ .type = MSG_CROSSING, .window = w->remote,
+					 .u.crossing = { type, x, y, state, mode, detail, focus } });
+	}
+}
+
+static void ev_focus(void *ctx, struct gwin *w, uint32_t type, uint32_t detail)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		if (type == QGUI_FocusIn) {
+			send_keymap(s);
+			s->focused = w->remote;
+		}
+		/* the mode is always NotifyNormal: grabs are the GUI qube's business */
+		send(s, &(struct proto_msg){ .type = MSG_FOCUS, .window = w->remote, .u.focus = { type, 0, detail } });
+	}
+}
+
+static void ev_configured(void *ctx, struct gwin *w, const struct rect *r)
+{
+	struct session *s = S(ctx);
+
+	if (s == NULL || w->docked || rect_eq(r, &w->geom)) {
+		return;
+	}
+	w->geom = *r;
+	if (w->override_redirect && force_on_screen(s, w)) {
+		x11_win_configure(s->x, w); /* something moved an unmanaged window off the screen: move it back */
+	} else {
+		x11_win_fit_content(s->x, w);
+	}
+	if (!w->configure_pending) {
+		send_configure(s, w);
+	}
+}
+
+static void ev_mapped(void *ctx, struct gwin *w)
+{
+	struct session *s = S(ctx);
+
+	if (s == NULL) {
+		return;
+	}
+	if (!w->mapped && !w->docked) {
+		x11_win_unmap(s->x, w); /* the window manager mapped what the VM has not */
+		return;
+	}
+	send(s, &(struct proto_msg){ .type = MSG_MAP, .window = w->remote, .u.map = { 0, w->override_redirect } });
+}
+
+static void ev_close(void *ctx, struct gwin *w)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		send(s, &(struct proto_msg){ .type = MSG_CLOSE, .window = w->remote });
+	}
+}
+
+static void ev_state(void *ctx, struct gwin *w, uint32_t flags)
+{
+	struct session *s = S(ctx);
+	uint32_t set = flags & ~w->flags_state, unset = ~flags & w->flags_state;
+
+	if (s == NULL || !w->mapped || (set | unset) == 0) {
+		return;
+	}
+	w->flags_state = flags;
+	send(s, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = w->remote, .u.flags = { set, unset } });
+}
+
+static void ev_expose(void *ctx, struct gwin *w, const struct rect *r)
+{
+	struct session *s = S(ctx);
+
+	if (s && (w->mapped || w->docked)) {
+		repaint(s, w, *r);
+	}
+}
+
+static void ev_secure_copy(void *ctx, struct gwin *w, uint32_t xtime)
+{
+	struct session *s = S(ctx);
+
+	if (s == NULL) {
+		return;
+	}
+	s->clip_requested = true;
+	s->clip_time = xtime;
+	send(s, &(struct proto_msg){ .type = MSG_CLIPBOARD_REQ, .window = w->remote });
+}
+
+static void ev_secure_paste(void *ctx, struct gwin *w, uint32_t xtime)
+{
+	struct session *s = S(ctx);
+	struct clip_ctx cc;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	enum clip_result r;
+
+	if (s == NULL) {
+		return;
+	}
+	cc = (struct clip_ctx){ s->cfg->clipboard_dir, s->cfg->vmname, QUBES_GUID_PROTOCOL_VERSION,
+		conn_version(s->conn), s->cfg->max_clipboard_size, s->cfg->qrexec_clipboard,
+		s->cfg->paste_policy_command };
+	r = clipboard_paste(&cc, xtime, &data, &len);
+	if (r == CLIP_STORED) {
+		send(s, &(struct proto_msg){ .type = MSG_CLIPBOARD_DATA, .window = w->remote,
+					 .u.clipboard = { data, (uint32_t)len, false } });
+		log_info("pasted %zu bytes into window 0x%x", len, w->remote);
+	} else if (r == CLIP_DENIED) {
+		log_info("paste into window 0x%x refused by the policy", w->remote);
+	}
+	free(data);
+}
+
+static void ev_embedded(void *ctx, struct gwin *w, int x, int y)
+{
+	struct session *s = S(ctx);
+
+	if (s == NULL) {
+		return;
+	}
+	w->geom.x = x;
+	w->geom.y = y;
+	if (!s->cfg->invisible) {
+		x11_win_map(s->x, w);
+	}
+	send_configure(s, w);
+	w->configure_pending = false; /* tray icons are positioned by the tray, not the agent */
+}
+
+static void ev_screen_changed(void *ctx)
+{
+	struct session *s = S(ctx);
+
+	if (s) {
+		session_screen_changed(s);
+	}
+}
+
+const struct x11_events session_x11_events = {
+	.key = ev_key,
+	.button = ev_button,
+	.motion = ev_motion,
+	.crossing = ev_crossing,
+	.focus = ev_focus,
+	.configured = ev_configured,
+	.mapped = ev_mapped,
+	.close_request = ev_close,
+	.state = ev_state,
+	.expose = ev_expose,
+	.secure_copy = ev_secure_copy,
+	.secure_paste = ev_secure_paste,
+	.embedded = ev_embedded,
+	.screen_changed = ev_screen_changed,
+};

@@ -1,0 +1,324 @@
+/* test_daemon_clip.c: the secure clipboard through its key sequences, and tray icons docked by a tray manager. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
+#include <X11/extensions/XTest.h>
+#include <X11/keysym.h>
+
+#include "gdfix.h"
+#include "test.h"
+
+#define dpy gdfix_dpy
+#define LABEL GDFIX_LABEL
+#define T_MS GDFIX_MS
+
+static void key(KeySym ks, bool down)
+{
+	XTestFakeKeyEvent(dpy, XKeysymToKeycode(dpy, ks), down, 0);
+}
+
+/* Presses Ctrl+Shift+<ks> and releases it, with the pointer at (x, y). */
+static void chord(int x, int y, KeySym ks)
+{
+	XTestFakeMotionEvent(dpy, 0, x, y, 0);
+	key(XK_Control_L, true);
+	key(XK_Shift_L, true);
+	key(ks, true);
+	key(ks, false);
+	key(XK_Shift_L, false);
+	key(XK_Control_L, false);
+	XSync(dpy, False);
+}
+
+/* Reads a whole small file into buf (NUL-terminated); -1 when missing. */
+static ssize_t slurp(const char *dir, const char *name, char *buf, size_t n)
+{
+	char p[PATH_MAX + 64];
+	int fd;
+	ssize_t r;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_RDONLY);
+	if (fd < 0) {
+		return -1;
+	}
+	r = read(fd, buf, n - 1);
+	close(fd);
+	buf[r > 0 ? r : 0] = '\0';
+	return r;
+}
+
+static bool wait_file(const char *dir, const char *name, const char *want, int ms)
+{
+	char buf[4096];
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (slurp(dir, name, buf, sizeof(buf)) >= 0 && strcmp(buf, want) == 0) {
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * Waits for a message of type from the agent, failing if a KEYPRESS for keycode kc arrives first
+ * (the secure sequences must never reach the VM). Returns 0, -1 on timeout, -2 on a leaked key.
+ */
+static int expect_no_leak(struct tagent *a, uint32_t type, KeyCode kc, struct proto_msg *m)
+{
+	for (;;) {
+		if (tagent_expect(a, 0, T_MS, m) != 0) {
+			return -1;
+		}
+		if (m->type == MSG_KEYPRESS && m->u.key.keycode == kc) {
+			return -2;
+		}
+		if (m->type == type) {
+			return 0;
+		}
+	}
+}
+
+static int show(struct fixture *f, uint32_t id, int x, int y, uint32_t rgb)
+{
+	if (tagent_create(f->a, id, x, y, 200, 100, false, NULL, true) != 0 || tagent_fill(f->a, id, 200, 100, rgb)) {
+		return -1;
+	}
+	return xrig_wait_pixel(dpy, x + 50, y + 50, rgb, T_MS) ? 0 : -1;
+}
+
+static void copy_then_paste(void)
+{
+	struct fixture work, personal;
+	struct gdfix_opts po = { QGUI_BACKEND_SOCKET, NULL, NULL, "personal", NULL, 0 };
+	const char *const red[] = { "-c", "0xff0000", NULL };
+	struct proto_msg m;
+	char buf[4096];
+	static const char secret[] = "hello from work";
+
+	T_EQ(gdfix_start(&work, NULL, NULL), 0);
+	po.clipdir = work.clipdir; /* one global clipboard for the GUI qube */
+	T_EQ(gdfix_start(&personal, &po, red), 0);
+	T_EQ(show(&work, 0x10, 100, 100, 0x111111), 0);
+	T_EQ(show(&personal, 0x20, 500, 100, 0x222222), 0);
+
+	/* copy: the sequence becomes a clipboard request, never a key for the VM */
+	chord(150, 150, XK_c);
+	T_EQ(expect_no_leak(work.a, MSG_CLIPBOARD_REQ, XKeysymToKeycode(dpy, XK_c), &m), 0);
+	T_EQ(m.window, 0x10);
+	T_EQ(tagent_send(work.a, &(struct proto_msg){ .type = MSG_CLIPBOARD_DATA,
+					      .u.clipboard = { (const uint8_t *)secret, sizeof(secret) - 1, false } }), 0);
+	T_ASSERT(wait_file(work.clipdir, "qubes-clipboard.bin", secret, T_MS));
+	T_ASSERT(wait_file(work.clipdir, "qubes-clipboard.bin.source", "work", T_MS));
+	T_ASSERT(slurp(work.clipdir, "qubes-clipboard.bin.metadata", buf, sizeof(buf)) > 0);
+	T_ASSERT(strstr(buf, "\"copy_action\":true") != NULL);
+	T_ASSERT(strstr(buf, "\"sent_size\":15") != NULL);
+
+	/* paste into the other VM: it gets the bytes, and the global clipboard is emptied */
+	chord(550, 150, XK_v);
+	T_EQ(expect_no_leak(personal.a, MSG_CLIPBOARD_DATA, XKeysymToKeycode(dpy, XK_v), &m), 0);
+	T_EQ(m.window, 0x20);
+	T_EQ(m.u.clipboard.len, sizeof(secret) - 1);
+	T_MEM(m.u.clipboard.data, secret, sizeof(secret) - 1);
+	T_ASSERT(wait_file(work.clipdir, "qubes-clipboard.bin", "", T_MS));
+	T_ASSERT(slurp(work.clipdir, "qubes-clipboard.bin.metadata", buf, sizeof(buf)) > 0);
+	T_ASSERT(strstr(buf, "\"paste_action\":true") != NULL);
+
+	/* data nobody asked for is dropped */
+	T_EQ(tagent_send(personal.a, &(struct proto_msg){ .type = MSG_CLIPBOARD_DATA,
+					       .u.clipboard = { (const uint8_t *)"evil", 4, false } }), 0);
+	chord(550, 150, XK_v); /* (a paste round trip proves the daemon handled the data first) */
+	T_EQ(tagent_expect(personal.a, MSG_CLIPBOARD_DATA, 500, &m), -1);
+	T_ASSERT(wait_file(work.clipdir, "qubes-clipboard.bin", "", 100));
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
+	gdfix_stop(&personal);
+	gdfix_stop(&work);
+}
+
+static void oversized_clears(void)
+{
+	struct fixture f;
+	const char *const small[] = { "--max-clipboard-size", "256", NULL };
+	struct proto_msg m;
+	uint8_t big[300];
+	char buf[4096], p[PATH_MAX + 32];
+	int fd;
+
+	T_EQ(gdfix_start(&f, NULL, small), 0);
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin", f.clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "old", 3) == 3);
+	close(fd);
+	T_EQ(show(&f, 0x30, 300, 400, 0x333333), 0);
+	chord(350, 450, XK_c);
+	T_EQ(tagent_expect_win(f.a, MSG_CLIPBOARD_REQ, 0x30, T_MS, &m), 0);
+	memset(big, 'x', sizeof(big));
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_CLIPBOARD_DATA,
+					  .u.clipboard = { big, sizeof(big), false } }), 0);
+	T_ASSERT(wait_file(f.clipdir, "qubes-clipboard.bin", "", T_MS));
+	T_ASSERT(slurp(f.clipdir, "qubes-clipboard.bin.metadata", buf, sizeof(buf)) > 0);
+	T_ASSERT(strstr(buf, "\"oversized_request\":true") != NULL);
+	T_ASSERT(strstr(buf, "\"buffer_size\":256") != NULL);
+	gdfix_stop(&f);
+}
+
+static void paste_policy_denies(void)
+{
+	struct fixture f;
+	const char *const deny[] = { "--paste-policy-command", "/bin/false", NULL };
+	struct proto_msg m;
+	char p[PATH_MAX + 32];
+	int fd;
+
+	T_EQ(gdfix_start(&f, NULL, deny), 0);
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin", f.clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "kept", 4) == 4);
+	close(fd);
+	T_EQ(show(&f, 0x40, 300, 550, 0x444444), 0);
+	chord(350, 600, XK_v);
+	T_EQ(tagent_expect(f.a, MSG_CLIPBOARD_DATA, 700, &m), -1);
+	T_ASSERT(wait_file(f.clipdir, "qubes-clipboard.bin", "kept", 100)); /* a refused paste keeps the clipboard */
+	gdfix_stop(&f);
+}
+
+/* ------------------------------------------------------------------ tray */
+
+/* A minimal tray manager on the test's display. */
+struct tray {
+	Window win;
+	Atom opcode, xembed;
+};
+
+static int tray_start(struct tray *t, int x, int y)
+{
+	Window root = DefaultRootWindow(dpy);
+	Atom sel = XInternAtom(dpy, "_NET_SYSTEM_TRAY_S0", False);
+	XEvent e;
+
+	t->opcode = XInternAtom(dpy, "_NET_SYSTEM_TRAY_OPCODE", False);
+	t->xembed = XInternAtom(dpy, "_XEMBED", False);
+	t->win = XCreateSimpleWindow(dpy, root, x, y, 200, 40, 0, 0, 0x000080);
+	XSetWindowAttributes a = { .override_redirect = True };
+	XChangeWindowAttributes(dpy, t->win, CWOverrideRedirect, &a);
+	XMapWindow(dpy, t->win);
+	XSetSelectionOwner(dpy, sel, t->win, CurrentTime);
+	memset(&e, 0, sizeof(e));
+	e.xclient.type = ClientMessage;
+	e.xclient.window = root;
+	e.xclient.message_type = XInternAtom(dpy, "MANAGER", False);
+	e.xclient.format = 32;
+	e.xclient.data.l[0] = CurrentTime;
+	e.xclient.data.l[1] = (long)sel;
+	e.xclient.data.l[2] = (long)t->win;
+	XSendEvent(dpy, root, False, StructureNotifyMask, &e);
+	XSync(dpy, False);
+	return XGetSelectionOwner(dpy, sel) == t->win ? 0 : -1;
+}
+
+/* Waits for a dock request and embeds the icon at (ix, iy) in the tray. Returns the icon or None. */
+static Window tray_embed(struct tray *t, int ix, int iy)
+{
+	for (int i = 0; i < T_MS / 5; i++) {
+		while (XPending(dpy)) {
+			XEvent e, n;
+
+			XNextEvent(dpy, &e);
+			if (e.type != ClientMessage || e.xclient.message_type != t->opcode ||
+					e.xclient.data.l[1] != SYSTEM_TRAY_REQUEST_DOCK) {
+				continue;
+			}
+			Window icon = (Window)e.xclient.data.l[2];
+
+			XReparentWindow(dpy, icon, t->win, ix, iy);
+			memset(&n, 0, sizeof(n));
+			n.xclient.type = ClientMessage;
+			n.xclient.window = icon;
+			n.xclient.message_type = t->xembed;
+			n.xclient.format = 32;
+			n.xclient.data.l[0] = CurrentTime;
+			n.xclient.data.l[1] = XEMBED_EMBEDDED_NOTIFY;
+			n.xclient.data.l[3] = (long)t->win;
+			XSendEvent(dpy, icon, False, NoEventMask, &n);
+			XSync(dpy, False);
+			return icon;
+		}
+		XSync(dpy, False);
+		usleep(5000);
+	}
+	return None;
+}
+
+static void tray_icon_docked_and_tinted(void)
+{
+	struct fixture f;
+	struct tray t;
+	struct proto_msg m;
+	Window icon;
+
+	T_EQ(tray_start(&t, 700, 0), 0);
+	T_EQ(gdfix_start(&f, NULL, NULL), 0);
+	T_EQ(tagent_create(f.a, 0x50, 0, 0, 16, 16, false, NULL, false), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_DOCK, .window = 0x50 }), 0);
+	icon = tray_embed(&t, 20, 10);
+	T_ASSERT(icon != None);
+	/* the daemon maps it and tells the agent where it is on the screen */
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x50, T_MS, &m), 0);
+	T_EQ(m.u.configure.x, 720);
+	T_EQ(m.u.configure.y, 10);
+	T_EQ(m.u.configure.width, 16);
+	T_EQ(tagent_fill(f.a, 0x50, 16, 16, 0xffffff), 0);
+	/* default trayicon_mode tint: white becomes the label colour; no border around tray icons */
+	T_ASSERT(xrig_wait_pixel(dpy, 725, 15, LABEL, T_MS));
+	T_EQ(xrig_root_pixel(dpy, 720, 10), LABEL);
+	T_EQ(xrig_root_pixel(dpy, 719, 10), 0x000080);
+	/* docked windows ignore the agent's unmap and map */
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_UNMAP, .window = 0x50 }), 0);
+	T_EQ(tagent_fill(f.a, 0x50, 16, 16, 0x000000), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 725, 15, 0x000000, T_MS));
+	gdfix_stop(&f);
+	XDestroyWindow(dpy, t.win);
+	XSync(dpy, False);
+}
+
+static void tray_border_mode(void)
+{
+	struct fixture f;
+	struct tray t;
+	struct proto_msg m;
+	const char *const border[] = { "--trayicon-mode=border1", NULL };
+
+	T_EQ(tray_start(&t, 700, 100), 0);
+	T_EQ(gdfix_start(&f, NULL, border), 0);
+	T_EQ(tagent_create(f.a, 0x60, 0, 0, 16, 16, false, NULL, false), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_DOCK, .window = 0x60 }), 0);
+	T_ASSERT(tray_embed(&t, 0, 0) != None);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x60, T_MS, &m), 0);
+	T_EQ(tagent_fill(f.a, 0x60, 16, 16, 0x123456), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 708, 108, 0x123456, T_MS));
+	T_EQ(xrig_root_pixel(dpy, 700, 100), LABEL);
+	T_EQ(xrig_root_pixel(dpy, 715, 115), LABEL);
+	T_EQ(xrig_root_pixel(dpy, 701, 101), 0x123456);
+	gdfix_stop(&f);
+	XDestroyWindow(dpy, t.win);
+	XSync(dpy, False);
+}
+
+static const struct test_case cases[] = {
+	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies),
+	TEST(tray_icon_docked_and_tinted), TEST(tray_border_mode),
+};
+
+int main(int argc, char **argv)
+{
+	return gdfix_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
