@@ -51,7 +51,39 @@ $(GD_BIN): $(BUILD)/gui-daemon/main.o $(GD_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(LIBS)
 
-BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN))
+# ---------------------------------------------------------------- guivm-proxy, guivm-export, gui-agent
+# guivm-proxy/proxy*.c -> guivm-proxy; guivm-proxy/export*.c -> guivm-export; guivm-proxy/common*.c in both;
+# gui-agent/*.c -> gui-agent
+X_EXTRA   = -lXdamage -lXcomposite -lXrandr -lXfixes -lXtst -lxcb-damage -lxcb-composite -lxcb-randr \
+            -lxcb-xfixes -lxcb-xtest
+PX_COMMON = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/common*.c))
+PX_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/proxy*.c))
+EX_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/export*.c))
+AG_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gui-agent/*.c))
+
+$(BUILD)/guivm-proxy/%.o: guivm-proxy/%.c $(wildcard guivm-proxy/*.h) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguivm-proxy -c -o $@ $<
+
+$(BUILD)/gui-agent/%.o: gui-agent/%.c $(wildcard gui-agent/*.h guivm-proxy/common*.h) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Igui-agent -Iguivm-proxy -c -o $@ $<
+
+$(BUILD)/bin/guivm-proxy: $(PX_OBJS) $(PX_COMMON) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+
+$(BUILD)/bin/guivm-export: $(EX_OBJS) $(PX_COMMON) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+
+$(BUILD)/bin/gui-agent: $(AG_OBJS) $(PX_COMMON) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+
+BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN)) \
+       $(if $(PX_OBJS),$(BUILD)/bin/guivm-proxy) $(if $(EX_OBJS),$(BUILD)/bin/guivm-export) \
+       $(if $(AG_OBJS),$(BUILD)/bin/gui-agent)
 
 # ---------------------------------------------------------------- tests
 TLIB_SRCS  = $(wildcard tests/lib/*.c)
@@ -81,7 +113,7 @@ $(LIB): $(LIB_OBJS)
 # unit and Xen tests link the harness and libqgui; gd/ tests also gui-daemon's modules;
 # integration tests (and the rig's own test) the whole rig
 TEST_LINK = $(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src -Igui-daemon $(ALL_LDFLAGS) -o $@ $< $(1) \
-		$(LIB) $(X_LIBS) -lXtst $(LIBS)
+		$(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIB) $(BUILD)/tests/lib/test.o tests/lib/test.h
 	@mkdir -p $(dir $@)

@@ -40,6 +40,15 @@ int grant_owner_share(struct grant_owner *o, size_t npages, struct grant_share *
 	return o->ops->share(o, npages, out);
 }
 
+int grant_share_fd(struct grant_owner *o, const struct grant_share *s)
+{
+	if (o == NULL || s == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return o->ops->share_fd(o, s);
+}
+
 void grant_owner_unshare(struct grant_owner *o, struct grant_share *s)
 {
 	if (s == NULL) {

@@ -855,10 +855,26 @@ static void emu_owner_destroy(struct grant_owner *base)
 	free(o);
 }
 
+/* The owner may write its own pages: a read-write reopening of the memfd. */
+static int emu_owner_share_fd(struct grant_owner *base, const struct grant_share *pub)
+{
+	const struct emu_share *s = (const struct emu_share *)pub;
+	char path[64];
+
+	(void)emu_owner_from_base(base);
+	if (s->rofd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s->rofd);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
 static const struct grant_owner_ops emu_owner_ops = {
 	.share = emu_owner_share,
 	.unshare = emu_owner_unshare,
 	.destroy = emu_owner_destroy,
+	.share_fd = emu_owner_share_fd,
 };
 
 /* ---------------------------------------------------------------- grantee */

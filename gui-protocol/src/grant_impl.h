@@ -21,6 +21,8 @@ struct grant_owner_ops {
 	void (*unshare)(struct grant_owner *o, struct grant_share *s);
 	/* o is not NULL; frees o. */
 	void (*destroy)(struct grant_owner *o);
+	/* s is not NULL; same contract as grant_share_fd. */
+	int (*share_fd)(struct grant_owner *o, const struct grant_share *s);
 };
 
 struct grant_owner {

@@ -131,10 +131,19 @@ static void xen_owner_destroy(struct grant_owner *base)
 	free(o);
 }
 
+static int xen_owner_share_fd(struct grant_owner *base, const struct grant_share *s)
+{
+	(void)xen_owner_from_base(base);
+	(void)s;
+	errno = ENOTSUP; /* gntalloc pages have no fd an X server could attach */
+	return -1;
+}
+
 static const struct grant_owner_ops xen_owner_ops = {
 	.share = xen_owner_share,
 	.unshare = xen_owner_unshare,
 	.destroy = xen_owner_destroy,
+	.share_fd = xen_owner_share_fd,
 };
 
 /* ---------------------------------------------------------------- grantee */

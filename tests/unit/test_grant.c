@@ -1187,6 +1187,32 @@ static void owner_vs_raw_grantees(void)
 	T_EQ(count_fds(), fds0);
 }
 
+/* The owner can hand its share's memory to another writer (an X server) through a read-write fd. */
+static void share_fd_writes_into_share(void)
+{
+	struct grant_owner *o;
+	struct grant_share *s = NULL;
+	int fd, flags;
+	uint32_t v = 0xdeadbeef;
+
+	setenv("VCHAN_SOCKET_DIR", test_tmpdir(), 1);
+	o = grant_owner_create(QGUI_BACKEND_SOCKET, 7, 8);
+	T_ASSERT(o != NULL);
+	T_EQ(grant_owner_share(o, 2, &s), 0);
+	fd = grant_share_fd(o, s);
+	T_ASSERT(fd >= 0);
+	flags = fcntl(fd, F_GETFL);
+	T_EQ(flags & O_ACCMODE, O_RDWR);
+	T_ASSERT(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	T_EQ(pwrite(fd, &v, 4, 4096 + 8), 4);
+	T_EQ(((uint32_t *)s->addr)[1024 + 2], 0xdeadbeef);
+	close(fd);
+	T_EQ(grant_share_fd(o, NULL), -1);
+	T_EQ(errno, EINVAL);
+	grant_owner_unshare(o, s);
+	grant_owner_destroy(o);
+}
+
 static void bad_arguments(void)
 {
 	struct grant_owner *o;
@@ -1708,7 +1734,7 @@ static void hostile_owners(void)
 	T_EQ(count_fds(), fds0); /* every fd a hostile owner sent was closed */
 }
 
-TEST_MAIN(TEST(parse_reply_table), TEST(check_fd_cases), TEST(share_map_live), TEST(unshare_revokes),
+TEST_MAIN(TEST(share_fd_writes_into_share), TEST(parse_reply_table), TEST(check_fd_cases), TEST(share_map_live), TEST(unshare_revokes),
 		TEST(two_shares_in_one_map), TEST(socket_lifecycle), TEST(stale_socket_replaced),
 		TEST(second_owner_in_use), TEST(owner_exit), TEST(fork_drops_owner_sockets), TEST(owner_vs_raw_grantees), TEST(bad_arguments),
 		TEST(xen_without_dev_xen), TEST(hostile_owners))

@@ -47,6 +47,14 @@ int grant_owner_share(struct grant_owner *o, size_t npages, struct grant_share *
  */
 void grant_owner_unshare(struct grant_owner *o, struct grant_share *s);
 
+/*
+ * A new read-write fd of the memory behind share s, for handing to an X
+ * server (MIT-SHM AttachFd), so that it can write a frame straight into the
+ * share. The caller closes it. gntemu only: -1 with errno ENOTSUP on Xen,
+ * whose shared pages an X server cannot attach.
+ */
+int grant_share_fd(struct grant_owner *o, const struct grant_share *s);
+
 /* Unshares everything, stops serving and unlinks the socket. Accepts NULL. */
 void grant_owner_destroy(struct grant_owner *o);
 
