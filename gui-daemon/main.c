@@ -172,7 +172,9 @@ static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, 
 			end = SESSION_LOCAL;
 			break;
 		}
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
+		int timeout = session_timeout(ref->s);
+
+		if (poll(pfd, 2, timeout >= 0 && timeout < 1000 ? timeout : 1000) < 0 && errno != EINTR) {
 			end = SESSION_LOCAL;
 			break;
 		}

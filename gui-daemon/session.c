@@ -3,12 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "clipboard.h"
 #include "qgui/log.h"
 #include "session.h"
 
 #define HASH_BUCKETS 1024
+#define DELAY_QUEUE_MAX 1024 /* input events held back by events_max_delay; more are sent at once */
 
 struct wnode {
 	struct gwin w;
@@ -29,6 +32,14 @@ struct session {
 	bool or_warned;
 	enum session_end end;
 	uint32_t *refs;                /* scratch: a dump's refs, aligned */
+	/* events_max_delay: input events wait in this FIFO until their (non-decreasing) due time */
+	struct {
+		struct proto_msg m;
+		int64_t due;
+	} *dq;
+	size_t dq_head, dq_len;
+	int64_t dq_last;
+	uint64_t rng;
 };
 
 /* ----------------------------------------------------------------- window table */
@@ -97,6 +108,74 @@ static void send(struct session *s, const struct proto_msg *m)
 		log_error("cannot send %s to the agent: %s", proto_type_name(m->type), strerror(-rc));
 		s->end = rc == -ENOBUFS ? SESSION_VIOLATION : SESSION_EOF;
 	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends the delayed input events that are due (all of them when all is true). */
+static void flush_delayed(struct session *s, bool all)
+{
+	int64_t now = now_ms();
+
+	while (s->dq_len > 0 && (all || s->dq[s->dq_head].due <= now)) {
+		send(s, &s->dq[s->dq_head].m);
+		s->dq_head = (s->dq_head + 1) % DELAY_QUEUE_MAX;
+		s->dq_len--;
+	}
+}
+
+/*
+ * Input for the agent. With events_max_delay, each event waits a random time
+ * (0..max ms) to blur keystroke timing, never overtaking the one before it.
+ */
+static void send_input(struct session *s, const struct proto_msg *m)
+{
+	int64_t due;
+
+	if (s->cfg->events_max_delay <= 0 || s->dq == NULL) {
+		send(s, m);
+		return;
+	}
+	s->rng ^= s->rng << 13; /* xorshift64: timing noise, seeded from getrandom */
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	due = now_ms() + (int64_t)(s->rng % ((uint64_t)s->cfg->events_max_delay + 1));
+	if (due < s->dq_last) {
+		due = s->dq_last;
+	}
+	if (s->dq_len == DELAY_QUEUE_MAX) {
+		flush_delayed(s, false);
+		if (s->dq_len == DELAY_QUEUE_MAX) {
+			send(s, &s->dq[s->dq_head].m); /* full: the oldest goes now */
+			s->dq_head = (s->dq_head + 1) % DELAY_QUEUE_MAX;
+			s->dq_len--;
+		}
+	}
+	s->dq[(s->dq_head + s->dq_len) % DELAY_QUEUE_MAX].m = *m;
+	s->dq[(s->dq_head + s->dq_len) % DELAY_QUEUE_MAX].due = due;
+	s->dq_len++;
+	s->dq_last = due;
+}
+
+int session_timeout(struct session *s)
+{
+	int64_t left;
+
+	if (s == NULL || s->dq_len == 0) {
+		return -1;
+	}
+	flush_delayed(s, false);
+	if (s->dq_len == 0) {
+		return -1;
+	}
+	left = s->dq[s->dq_head].due - now_ms();
+	return left < 0 ? 0 : (int)left;
 }
 
 static void send_configure(struct session *s, struct gwin *w)
@@ -619,6 +698,12 @@ struct session *session_create(const struct gd_config *cfg, struct x11 *x, struc
 	s->conn = conn;
 	s->mapper = mapper;
 	s->end = SESSION_RUNNING;
+	if (cfg->events_max_delay > 0) {
+		s->dq = calloc(DELAY_QUEUE_MAX, sizeof(*s->dq));
+		if (s->dq == NULL || getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng) || s->rng == 0) {
+			s->rng = (uint64_t)now_ms() | 1;
+		}
+	}
 	return s;
 }
 
@@ -637,6 +722,7 @@ void session_destroy(struct session *s)
 		}
 	}
 	x11_sync(s->x);
+	free(s->dq);
 	free(s->refs);
 	free(s);
 }
@@ -667,7 +753,7 @@ static void send_keymap(struct session *s)
 	struct proto_msg m = { .type = MSG_KEYMAP_NOTIFY, .window = 0 };
 
 	x11_keymap(s->x, m.u.keymap.keys);
-	send(s, &m);
+	send_input(s, &m);
 }
 
 static void ev_key(void *ctx, struct gwin *w, uint32_t type, int x, int y, uint32_t state, uint32_t keycode)
@@ -675,7 +761,7 @@ static void ev_key(void *ctx, struct gwin *w, uint32_t type, int x, int y, uint3
 	struct session *s = S(ctx);
 
 	if (s) {
-		send(s, &(struct proto_msg){ .type = MSG_KEYPRESS, .window = w->remote,
+		send_input(s, &(struct proto_msg){ .type = MSG_KEYPRESS, .window = w->remote,
 					 .u.key = { type, x, y, state, keycode } });
 	}
 }
@@ -685,7 +771,7 @@ static void ev_button(void *ctx, struct gwin *w, uint32_t type, int x, int y, ui
 	struct session *s = S(ctx);
 
 	if (s) {
-		send(s, &(struct proto_msg){ .type = MSG_BUTTON, .window = w->remote,
+		send_input(s, &(struct proto_msg){ .type = MSG_BUTTON, .window = w->remote,
 					 .u.button = { type, x, y, state, button } });
 	}
 }
@@ -695,7 +781,7 @@ static void ev_motion(void *ctx, struct gwin *w, int x, int y, uint32_t state, u
 	struct session *s = S(ctx);
 
 	if (s) {
-		send(s, &(struct proto_msg){ .type = MSG_MOTION, .window = w->remote,
+		send_input(s, &(struct proto_msg){ .type = MSG_MOTION, .window = w->remote,
 					 .u.motion = { x, y, state, is_hint } });
 	}
 }
@@ -709,7 +795,7 @@ static void ev_crossing(void *ctx, struct gwin *w, uint32_t type, int x, int y, 
 		if (type == QGUI_EnterNotify) {
 			send_keymap(s);
 		}
-		send(s, &(struct proto_msg){ .type = MSG_CROSSING, .window = w->remote,
+		send_input(s, &(struct proto_msg){ .type = MSG_CROSSING, .window = w->remote,
 					 .u.crossing = { type, x, y, state, mode, detail, focus } });
 	}
 }
@@ -724,7 +810,7 @@ static void ev_focus(void *ctx, struct gwin *w, uint32_t type, uint32_t detail)
 			s->focused = w->remote;
 		}
 		/* the mode is always NotifyNormal: grabs are the GUI qube's business */
-		send(s, &(struct proto_msg){ .type = MSG_FOCUS, .window = w->remote, .u.focus = { type, 0, detail } });
+		send_input(s, &(struct proto_msg){ .type = MSG_FOCUS, .window = w->remote, .u.focus = { type, 0, detail } });
 	}
 }
 

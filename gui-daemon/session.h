@@ -43,6 +43,12 @@ struct session_ref {
 	struct session *s;
 };
 
+/*
+ * Milliseconds until a delayed input event (events_max_delay) is due, after
+ * sending those already due; -1 when none waits. Use as the poll timeout.
+ */
+int session_timeout(struct session *s);
+
 /* Called on SIGHUP: re-reads the screen and re-applies the override-redirect rules. */
 void session_screen_changed(struct session *s);
 

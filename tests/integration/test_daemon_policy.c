@@ -8,6 +8,7 @@
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/extensions/XTest.h>
 
 #include "gdfix.h"
 #include "test.h"
@@ -362,12 +363,45 @@ static void xen_backend_under_shim(void)
 	gdfix_stop(&f);
 }
 
+
+static void delayed_input_keeps_order(void)
+{
+	struct fixture f;
+	const char *const delay[] = { "-C", NULL, NULL };
+	char conf[512];
+	FILE *fp;
+	struct proto_msg m;
+
+	snprintf(conf, sizeof(conf), "%s/guid-delay.conf", test_tmpdir());
+	fp = fopen(conf, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "global: {\n  events_max_delay = 40;\n};\n");
+	fclose(fp);
+	((const char **)delay)[1] = conf;
+	T_EQ(gdfix_start(&f, NULL, delay), 0);
+	T_EQ(tagent_create(f.a, 0xf0, 400, 400, 100, 100, false, NULL, true), 0);
+	T_EQ(tagent_fill(f.a, 0xf0, 100, 100, 0x0f0f0f), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 450, 450, 0x0f0f0f, T_MS));
+	for (int i = 0; i < 30; i++) {
+		XTestFakeMotionEvent(dpy, 0, 410 + i, 420, 0);
+	}
+	XSync(dpy, False);
+	/* every motion arrives, in order, whatever its random delay */
+	for (int i = 0; i < 30; i++) {
+		T_EQ(tagent_expect_win(f.a, MSG_MOTION, 0xf0, T_MS, &m), 0);
+		T_EQ(m.u.motion.x, 10 + i);
+	}
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
+	gdfix_stop(&f);
+}
+
 static const struct test_case cases[] = {
 	TEST(or_menu_has_border), TEST(or_refused_when_huge_or_disabled), TEST(or_forced_on_screen),
 	TEST(fullscreen_is_maximise), TEST(real_fullscreen_when_allowed), TEST(hints_filtered_and_sized_for_frame),
 	TEST(screen_window_paints_others), TEST(expose_repaints), TEST(invisible_still_acks),
 	TEST(unmapped_dump_acked), TEST(reconnect_replaces_windows), TEST(hostile_agent_ends_only_its_session),
-	TEST(xen_backend_under_shim),
+	TEST(xen_backend_under_shim), TEST(delayed_input_keeps_order),
 };
 
 int main(int argc, char **argv)
