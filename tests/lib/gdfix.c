@@ -106,26 +106,47 @@ void gdfix_stop(struct fixture *f)
 	f->daemon = 0;
 }
 
-int gdfix_main(int argc, char **argv, const struct test_case *cases, size_t n)
+int gdfix_setup(int w, int h)
 {
 	char self[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (len <= 0) {
-		return 1;
+		return -1;
 	}
 	self[len] = '\0';
+	/* tests live in <build>/tests/<kind>/, benchmarks in <build>/bench/ */
 	snprintf(daemon_path, sizeof(daemon_path), "%s/../../bin/gui-daemon", dirname(self));
-	if (access(daemon_path, X_OK) != 0 || xrig_xvfb_start(&gdfix_xs, GDFIX_SCREEN_W, GDFIX_SCREEN_H, NULL) != 0 ||
+	if (access(daemon_path, X_OK) != 0) {
+		snprintf(daemon_path, sizeof(daemon_path), "%.4000s/../bin/gui-daemon", self);
+	}
+	if (access(daemon_path, X_OK) != 0 || xrig_xvfb_start(&gdfix_xs, w, h, NULL) != 0 ||
 			(gdfix_dpy = xrig_open(gdfix_xs.name)) == NULL) {
 		printf("not ok - setup: gui-daemon at %s and an Xvfb\n", daemon_path);
 		xrig_server_stop(&gdfix_xs);
+		return -1;
+	}
+	return 0;
+}
+
+void gdfix_teardown(void)
+{
+	if (gdfix_dpy) {
+		XCloseDisplay(gdfix_dpy);
+		gdfix_dpy = NULL;
+	}
+	xrig_server_stop(&gdfix_xs);
+}
+
+int gdfix_main(int argc, char **argv, const struct test_case *cases, size_t n)
+{
+	int rc;
+
+	if (gdfix_setup(GDFIX_SCREEN_W, GDFIX_SCREEN_H) != 0) {
 		return 1;
 	}
 	rc = test_main(argc, argv, cases, n);
-	XCloseDisplay(gdfix_dpy);
-	xrig_server_stop(&gdfix_xs);
+	gdfix_teardown();
 	return rc;
 }

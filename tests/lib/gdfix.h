@@ -52,7 +52,11 @@ void gdfix_show_log(const struct fixture *f);
 /* The path of the gui-daemon binary beside this test program. */
 const char *gdfix_daemon_path(void);
 
-/* Starts the Xvfb, runs the cases, stops the Xvfb. Use as main's body. */
+/* Starts the Xvfb (w x h) and finds gui-daemon beside the program (../../bin). 0 or -1. */
+int gdfix_setup(int w, int h);
+void gdfix_teardown(void);
+
+/* gdfix_setup at the default size, runs the cases, gdfix_teardown. Use as main's body. */
 int gdfix_main(int argc, char **argv, const struct test_case *cases, size_t n);
 
 #endif
