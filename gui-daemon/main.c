@@ -87,6 +87,7 @@ static int daemonize(const struct gd_config *cfg)
 /* Connects to the agent's vchan server, retrying until it appears or we are told to stop. */
 static struct transport *connect_agent(const struct gd_config *cfg, enum qgui_backend be, int own)
 {
+	log_info("waiting for the agent of domain %d (vchan port %d)", cfg->domid, QGUI_VCHAN_PORT);
 	while (!got_term) {
 		struct transport *t = transport_client_create(be, own, cfg->domid, QGUI_VCHAN_PORT, 1000);
 
@@ -244,9 +245,6 @@ int main(int argc, char **argv)
 		transport_destroy(t);
 		if (end != SESSION_EOF) {
 			break;
-		}
-		if (!got_term) {
-			log_info("waiting for the agent to reconnect");
 		}
 	}
 	grant_mapper_destroy(mapper);

@@ -379,7 +379,7 @@ struct transport *transport_socket_client_create(int own_domid, int server_domid
 		}
 		left = deadline - transport_now_ms();
 		if (left <= 0) {
-			log_error("socket vchan: no server on %s within %d ms", a.sun_path, timeout_ms);
+			log_debug("socket vchan: no server on %s within %d ms", a.sun_path, timeout_ms);
 			errno = ETIMEDOUT;
 			return NULL;
 		}

@@ -126,7 +126,7 @@ struct transport *transport_xen_client_create(int own_domid, int server_domid, i
 				log_error("xen vchan: no server on %s within %d ms, and /dev/xen not available "
 						"(not running under Xen?); use --transport=socket", x->xs_path, timeout_ms);
 			} else {
-				log_error("xen vchan: no server on %s within %d ms", x->xs_path, timeout_ms);
+				log_debug("xen vchan: no server on %s within %d ms", x->xs_path, timeout_ms);
 				e = ETIMEDOUT;
 			}
 			goto fail;

@@ -243,7 +243,10 @@ static void sigterm_and_usage(void)
 static void forks_like_qubes_guid(void)
 {
 	char dom[16], sockenv[PATH_MAX + 32], dispenv[64], log[PATH_MAX];
-	char *argv[] = { (char *)gdfix_daemon_path(), "-d", dom, "-N", "work", NULL };
+	char kpid[16];
+	char *argv[] = { (char *)gdfix_daemon_path(), "-d", dom, "-N", "work", "-K", kpid, NULL };
+	char *sleeper[] = { "/bin/sleep", "100", NULL };
+	pid_t victim = xrig_spawn(sleeper, NULL, NULL);
 	char *env[] = { sockenv, "VCHAN_DOMAIN=1", dispenv, NULL };
 	struct tagent *a;
 	unsigned long pid = 0;
@@ -252,6 +255,8 @@ static void forks_like_qubes_guid(void)
 	pid_t parent;
 
 	snprintf(dom, sizeof(dom), "%d", 90);
+	snprintf(kpid, sizeof(kpid), "%d", (int)victim);
+	setenv("VCHAN_SOCKET_DIR", xrig_socket_dir(), 1);
 	snprintf(sockenv, sizeof(sockenv), "VCHAN_SOCKET_DIR=%s", xrig_socket_dir());
 	snprintf(dispenv, sizeof(dispenv), "DISPLAY=%s", gdfix_xs.name);
 	snprintf(log, sizeof(log), "%s/fork.log", test_tmpdir());
@@ -259,8 +264,16 @@ static void forks_like_qubes_guid(void)
 	T_ASSERT(a != NULL);
 	/* without -f the parent waits for the connection, then exits 0; the child serves */
 	parent = xrig_spawn(argv, env, log);
-	T_EQ(tagent_accept(a, T_MS), 0);
+	if (tagent_accept(a, T_MS) != 0) {
+		struct fixture shown;
+
+		snprintf(shown.log, sizeof(shown.log), "%s", log);
+		gdfix_show_log(&shown);
+		T_ASSERT(!"the daemon did not connect");
+	}
 	T_EQ(xrig_wait(parent, T_MS), 0);
+	/* -K: the process named (upstream: the stubdomain's daemon) gets SIGUSR1 once connected */
+	T_EQ(xrig_wait(victim, T_MS), 128 + SIGUSR1);
 	T_EQ(tagent_create(a, 0x700, 20, 20, 30, 30, false, NULL, false), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x700, T_MS);
 	T_ASSERT(w != None);
