@@ -88,6 +88,7 @@ BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN)) \
 # ---------------------------------------------------------------- tests
 TLIB_SRCS  = $(wildcard tests/lib/*.c)
 TLIB_OBJS  = $(TLIB_SRCS:%.c=$(BUILD)/%.o)
+TLIB       = $(BUILD)/libtest.a
 UNIT_BINS  = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/*.c tests/gd/*.c tests/integration/*.c))
 XEN_BINS   = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/xen/*.c))
 SHIM       = $(BUILD)/libxenshim.so
@@ -110,26 +111,31 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# unit and Xen tests link the harness and libqgui; gd/ tests also gui-daemon's modules;
+# every tests/lib object in one archive: each test program pulls only the objects it uses
+$(TLIB): $(TLIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# unit and Xen tests link the test library and libqgui; gd/ tests also gui-daemon's modules;
 # integration tests (and the rig's own test) the whole rig
 TEST_LINK = $(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src -Igui-daemon $(ALL_LDFLAGS) -o $@ $< $(1) \
 		$(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIB) $(BUILD)/tests/lib/test.o tests/lib/test.h
+$(BUILD)/tests/%: tests/%.c $(LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(BUILD)/tests/lib/test.o)
+	$(call TEST_LINK,$(TLIB))
 
-$(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(BUILD)/tests/lib/test.o tests/lib/test.h
+$(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(BUILD)/tests/lib/test.o $(GD_LIB))
+	$(call TEST_LINK,$(TLIB) $(GD_LIB))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(TLIB_OBJS) tests/lib/*.h
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB_OBJS) $(GD_LIB))
+	$(call TEST_LINK,$(TLIB) $(GD_LIB))
 
-$(BUILD)/tests/unit/test_rig: tests/unit/test_rig.c $(LIB) $(TLIB_OBJS) tests/lib/*.h
+$(BUILD)/tests/unit/test_rig: tests/unit/test_rig.c $(LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB_OBJS))
+	$(call TEST_LINK,$(TLIB))
 
 # the Xen-API shim of shared/tools/xenshim (vendored in tests/xenshim)
 $(SHIM): tests/xenshim/xenshim.c

@@ -20,6 +20,9 @@ int test_main(int argc, char **argv, const struct test_case *cases, size_t ncase
 /* A fresh private directory for this process (removed with its contents at exit). */
 const char *test_tmpdir(void);
 
+/* The monotonic clock in milliseconds (for deadlines and elapsed times; 0 is arbitrary). */
+int64_t test_now_ms(void);
+
 #define TEST_MAIN(...) \
 	int main(int argc, char **argv) \
 	{ \

@@ -11,49 +11,19 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kids.h"
 #include "qgui/transport.h"
+#include "streams.h"
 #include "test.h"
 
 #define SRV 2                  /* server domain (an AppVM agent) */
 #define CLI 1                  /* client domain (the GUI qube's daemon) */
 #define PORT QGUI_VCHAN_PORT
-#define WAIT_MS 10000          /* guard on every wait; only reached when something is broken */
-#define MAX_KIDS 4
-#define BIG (4u << 20)
 
-/* ------------------------------------------------------------------ helpers: time, files */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char case_dir[512];
-
-/* A fresh socket directory per case, as VCHAN_SOCKET_DIR. */
-static void case_begin(const char *name)
-{
-	snprintf(case_dir, sizeof(case_dir), "%s/%s", test_tmpdir(), name);
-	mkdir(case_dir, 0700);
-	setenv("VCHAN_SOCKET_DIR", case_dir, 1);
-}
-
-static const char *vchan_path(int s, int c, int port)
-{
-	static char p[600];
-
-	snprintf(p, sizeof(p), "%s/vchan.%d.%d.%d.sock", case_dir, s, c, port);
-	return p;
-}
+/* ------------------------------------------------------------------ helpers */
 
 /* Points a at path; false when it does not fit sun_path. */
 static bool set_addr(struct sockaddr_un *a, const char *path)
@@ -67,377 +37,11 @@ static bool set_addr(struct sockaddr_un *a, const char *path)
 	return true;
 }
 
-/* ------------------------------------------------------------------ helpers: child processes */
-
-struct kid {
-	pid_t pid;
-	int to;   /* parent -> child; closing it releases the child */
-	int from; /* child -> parent */
-};
-
-static struct kid kids[MAX_KIDS];
-
-static void close_fds_except(int a, int b)
-{
-	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
-
-	if (lo > 3) {
-		close_range(3, lo - 1, 0);
-	}
-	if (hi > lo + 1) {
-		close_range(lo + 1, hi - 1, 0);
-	}
-	close_range(hi + 1, ~0u, 0);
-}
-
-/*
- * Forks a child that runs fn(in, out) with only stdio and its two pipe ends
- * open (so it holds no copy of the parent's sockets or other children's
- * pipes), then exits 0 when no assertion failed in it.
- */
-static bool kid_start(struct kid *k, void (*fn)(int in, int out))
-{
-	int down[2], up[2];
-	size_t slot;
-
-	for (slot = 0; slot < MAX_KIDS && kids[slot].pid > 0; slot++) {
-	}
-	if (slot == MAX_KIDS || pipe2(down, O_CLOEXEC) != 0) {
-		return false;
-	}
-	if (pipe2(up, O_CLOEXEC) != 0) {
-		close(down[0]);
-		close(down[1]);
-		return false;
-	}
-	fflush(stdout);
-	k->pid = fork();
-	if (k->pid == 0) {
-		close(down[1]);
-		close(up[0]);
-		close_fds_except(down[0], up[1]);
-		fn(down[0], up[1]);
-		_exit(test_ok() ? 0 : 1);
-	}
-	close(down[0]);
-	close(up[1]);
-	if (k->pid < 0) {
-		close(down[1]);
-		close(up[0]);
-		return false;
-	}
-	k->to = down[1];
-	k->from = up[0];
-	kids[slot] = *k;
-	return true;
-}
-
-static void kid_forget(pid_t pid)
-{
-	for (size_t i = 0; i < MAX_KIDS; i++) {
-		if (kids[i].pid == pid) {
-			if (kids[i].to >= 0) {
-				close(kids[i].to);
-			}
-			if (kids[i].from >= 0) {
-				close(kids[i].from);
-			}
-			kids[i] = (struct kid){ .pid = 0, .to = -1, .from = -1 };
-		}
-	}
-}
-
-/* Waits up to ms for pid to exit (a pidfd, so no polling loop). */
-static bool exited_within(pid_t pid, int ms)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd p;
-	int r;
-
-	if (pfd < 0) {
-		return false;
-	}
-	p = (struct pollfd){ .fd = pfd, .events = POLLIN };
-	r = poll(&p, 1, ms);
-	close(pfd);
-	return r == 1;
-}
-
-/* Releases the child (closes its input), reaps it (SIGKILL after WAIT_MS); true when it exited 0. */
-static bool kid_ok(struct kid *k)
-{
-	int status = 0;
-	pid_t pid = k->pid;
-
-	close(k->to);
-	for (size_t i = 0; i < MAX_KIDS; i++) {
-		if (kids[i].pid == pid) {
-			kids[i].to = -1;
-		}
-	}
-	if (!exited_within(pid, WAIT_MS)) {
-		test_fail(__FILE__, __LINE__, "child %d did not exit; killing it", (int)pid);
-		kill(pid, SIGKILL);
-	}
-	waitpid(pid, &status, 0);
-	kid_forget(pid);
-	k->pid = 0;
-	if (WIFSIGNALED(status)) {
-		test_fail(__FILE__, __LINE__, "child %d died of signal %d", (int)pid, WTERMSIG(status));
-		return false;
-	}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/* After every case: no child outlives it, whatever failed. */
-static void case_end(void)
-{
-	for (size_t i = 0; i < MAX_KIDS; i++) {
-		pid_t pid = kids[i].pid;
-
-		if (pid > 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			kid_forget(pid);
-		}
-	}
-}
-
-#define CASE(name) \
-	static void name##_body(void); \
-	static void name(void) \
-	{ \
-		case_begin(#name); \
-		name##_body(); \
-		case_end(); \
-	} \
-	static void name##_body(void)
-
-static bool say(int fd, char c)
-{
-	return write(fd, &c, 1) == 1;
-}
-
-/* One byte from the other process, or -1 on EOF, error or WAIT_MS without one. */
-static int hear(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	unsigned char c;
-
-	if (poll(&p, 1, WAIT_MS) != 1 || read(fd, &c, 1) != 1) {
-		return -1;
-	}
-	return c;
-}
-
-static bool say_size(int fd, size_t v)
-{
-	return write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
-}
-
-static bool hear_size(int fd, size_t *v)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, WAIT_MS) == 1 && read(fd, v, sizeof(*v)) == (ssize_t)sizeof(*v);
-}
-
-/* ------------------------------------------------------------------ helpers: streams */
-
-/* A byte of stream `seed` at offset off: any lost, repeated or reordered chunk shows. */
-static uint8_t pat(uint32_t seed, size_t off)
-{
-	uint64_t x = ((uint64_t)off + (uint64_t)seed * 0x100000001b3ull) * 0x9e3779b97f4a7c15ull;
-
-	return (uint8_t)(x >> 56);
-}
-
-static uint8_t out_pat[BIG], in_pat[BIG], in_buf[BIG];
-
-/* One exchange: send out_len bytes of out, expect exactly in_len bytes equal to exp. */
-struct flow {
-	const uint8_t *out, *exp;
-	size_t out_len, in_len, out_done, in_done;
-	unsigned short_writes; /* writes that took fewer bytes than offered (0 included) */
-};
-
-static struct flow flow_pattern(size_t out_len, uint32_t out_seed, size_t in_len, uint32_t in_seed)
-{
-	for (size_t i = 0; i < out_len; i++) {
-		out_pat[i] = pat(out_seed, i);
-	}
-	for (size_t i = 0; i < in_len; i++) {
-		in_pat[i] = pat(in_seed, i);
-	}
-	return (struct flow){ .out = out_pat, .exp = in_pat, .out_len = out_len, .in_len = in_len };
-}
-
-static struct flow flow_bytes(const void *out, size_t out_len, const void *exp, size_t in_len)
-{
-	return (struct flow){ .out = out, .exp = exp, .out_len = out_len, .in_len = in_len };
-}
-
-/* Call sizes cycle through these, so reads and writes split the stream everywhere. */
-static const size_t chunks[] = { 1, 7, 4096, 65536, 1u << 20, BIG, 13, 300000 };
-
-/*
- * Runs f to completion with non-blocking calls only, polling the transport
- * when neither direction moves (this also accepts a waiting client). Reads
- * never ask for more than f still expects, so the next exchange's bytes stay
- * queued. Reports and returns false on an error, wrong bytes or WAIT_MS.
- */
-static bool pump(struct transport *t, struct flow *f)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	size_t k = 0;
-
-	while (f->out_done < f->out_len || f->in_done < f->in_len) {
-		bool moved = false;
-		struct pollfd p;
-		int64_t left;
-
-		while (f->out_done < f->out_len) {
-			size_t n = chunks[k++ % (sizeof(chunks) / sizeof(chunks[0]))];
-			ssize_t r;
-
-			n = n < f->out_len - f->out_done ? n : f->out_len - f->out_done;
-			r = transport_write(t, f->out + f->out_done, n);
-			if (r < 0 || (size_t)r > n) {
-				test_fail(__FILE__, __LINE__, "write after %zu of %zu bytes: %zd (%s)", f->out_done,
-						f->out_len, r, strerror(errno));
-				return false;
-			}
-			f->short_writes += (size_t)r < n;
-			if (r == 0) {
-				break;
-			}
-			f->out_done += (size_t)r;
-			moved = true;
-		}
-		while (f->in_done < f->in_len) {
-			size_t n = chunks[k++ % (sizeof(chunks) / sizeof(chunks[0]))];
-			ssize_t r;
-
-			n = n < f->in_len - f->in_done ? n : f->in_len - f->in_done;
-			r = transport_read(t, in_buf, n);
-			if (r < 0 || (size_t)r > n) {
-				test_fail(__FILE__, __LINE__, "read after %zu of %zu bytes: %zd (%s)", f->in_done,
-						f->in_len, r, strerror(errno));
-				return false;
-			}
-			if (r == 0) {
-				break;
-			}
-			if (memcmp(in_buf, f->exp + f->in_done, (size_t)r) != 0) {
-				test_fail(__FILE__, __LINE__, "wrong bytes in [%zu, %zu) of %zu", f->in_done,
-						f->in_done + (size_t)r, f->in_len);
-				return false;
-			}
-			f->in_done += (size_t)r;
-			moved = true;
-		}
-		if (moved) {
-			continue;
-		}
-		left = deadline - now_ms();
-		transport_pollfd(t, f->out_done < f->out_len, &p);
-		if (left <= 0 || p.fd < 0) {
-			test_fail(__FILE__, __LINE__, "stalled: sent %zu of %zu, received %zu of %zu, state %d",
-					f->out_done, f->out_len, f->in_done, f->in_len, (int)transport_state(t));
-			return false;
-		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
-			test_fail(__FILE__, __LINE__, "poll: %s", strerror(errno));
-			return false;
-		}
-		transport_handle(t, p.revents);
-	}
-	return true;
-}
-
-/* Polls and handles t until it is CONNECTED (a server accepts its client). */
-static bool wait_connected(struct transport *t)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-
-	while (transport_handle(t, 0) != TRANSPORT_CONNECTED) {
-		struct pollfd p;
-		int64_t left = deadline - now_ms();
-
-		transport_pollfd(t, false, &p);
-		if (left <= 0 || p.fd < 0 || transport_state(t) == TRANSPORT_DISCONNECTED) {
-			test_fail(__FILE__, __LINE__, "not connected (state %d)", (int)transport_state(t));
-			return false;
-		}
-		if (poll(&p, 1, (int)left) > 0) {
-			transport_handle(t, p.revents);
-		}
-	}
-	return true;
-}
-
-/* Reads until -1/EPIPE (anything else fails), then checks that the end is sticky. */
-static bool expect_epipe(struct transport *t)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	unsigned char b;
-
-	for (;;) {
-		struct pollfd p;
-		ssize_t r = transport_read(t, &b, 1);
-		int64_t left;
-
-		if (r < 0) {
-			if (errno != EPIPE) {
-				test_fail(__FILE__, __LINE__, "read: %s, expected EPIPE", strerror(errno));
-				return false;
-			}
-			break;
-		}
-		if (r > 0) {
-			test_fail(__FILE__, __LINE__, "a byte more than the peer sent");
-			return false;
-		}
-		left = deadline - now_ms();
-		transport_pollfd(t, false, &p);
-		if (left <= 0 || p.fd < 0) {
-			test_fail(__FILE__, __LINE__, "no end of stream (state %d)", (int)transport_state(t));
-			return false;
-		}
-		if (poll(&p, 1, (int)left) > 0) {
-			transport_handle(t, p.revents);
-		}
-	}
-	if (transport_state(t) != TRANSPORT_DISCONNECTED || transport_read(t, &b, 1) != -1 || errno != EPIPE ||
-			transport_write(t, "x", 1) != -1 || errno != EPIPE) {
-		test_fail(__FILE__, __LINE__, "EPIPE not sticky (state %d)", (int)transport_state(t));
-		return false;
-	}
-	return true;
-}
-
 /* The exchanges of the stream tests: {server -> client, client -> server} bytes, at once. */
 static const size_t rounds[][2] = {
 	{ 1, 1 }, { 2, 3 }, { 4095, 4097 }, { 65536, 65536 }, { 100000, 1 }, { 1, 100000 },
-	{ 1u << 20, 1u << 20 }, { BIG, 1 }, { 1, BIG }, { BIG, BIG },
+	{ 1u << 20, 1u << 20 }, { STREAM_BIG, 1 }, { 1, STREAM_BIG }, { STREAM_BIG, STREAM_BIG },
 };
-
-/* Runs every round on t from one side; counts its writes that were cut short. */
-static bool run_rounds(struct transport *t, bool server, size_t nrounds, unsigned *short_writes)
-{
-	for (size_t i = 0; i < nrounds; i++) {
-		size_t s2c = rounds[i][0], c2s = rounds[i][1];
-		uint32_t s_seed = (uint32_t)(2 * i + 1), c_seed = (uint32_t)(2 * i + 2);
-		struct flow f = server ? flow_pattern(s2c, s_seed, c2s, c_seed) : flow_pattern(c2s, c_seed, s2c, s_seed);
-
-		if (!pump(t, &f)) {
-			test_fail(__FILE__, __LINE__, "round %zu (%zu bytes to the client, %zu to the server)", i, s2c, c2s);
-			return false;
-		}
-		*short_writes += f.short_writes;
-	}
-	return true;
-}
 
 #define NROUNDS (sizeof(rounds) / sizeof(rounds[0]))
 
@@ -445,22 +49,22 @@ static bool run_rounds(struct transport *t, bool server, size_t nrounds, unsigne
 
 static void kid_client_rounds(int in, int out)
 {
-	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
+	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
 	unsigned shorts = 0;
 
 	(void)in;
 	T_ASSERT(c != NULL);
 	T_EQ(transport_state(c), TRANSPORT_CONNECTED);
 	T_EQ(transport_backend(c), QGUI_BACKEND_SOCKET);
-	T_ASSERT(run_rounds(c, false, NROUNDS, &shorts));
+	T_ASSERT(stream_run_rounds(c, false, rounds, NROUNDS, &shorts));
 	T_ASSERT(shorts > 0); /* 4 MiB never fits a socket buffer: partial writes happened */
-	T_ASSERT(say(out, 'd'));
-	T_EQ(hear(in), -1); /* the parent checked the stream; now close */
+	T_ASSERT(kid_say(out, 'd'));
+	T_EQ(kid_hear(in), -1); /* the parent checked the stream; now close */
 	transport_destroy(c);
 }
 
 /* Server first: the client connects at once; streams of 1 B to 4 MiB both ways. */
-CASE(server_first_streams)
+STREAM_CASE(server_first_streams)
 {
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	struct kid k;
@@ -469,84 +73,84 @@ CASE(server_first_streams)
 	T_ASSERT(t != NULL);
 	T_EQ(transport_state(t), TRANSPORT_WAITING);
 	T_ASSERT(kid_start(&k, kid_client_rounds));
-	T_ASSERT(run_rounds(t, true, NROUNDS, &shorts));
+	T_ASSERT(stream_run_rounds(t, true, rounds, NROUNDS, &shorts));
 	T_EQ(transport_state(t), TRANSPORT_CONNECTED);
 	T_ASSERT(shorts > 0);
-	T_EQ(hear(k.from), 'd');
+	T_EQ(kid_hear(k.from), 'd');
 	T_ASSERT(kid_ok(&k));
-	T_ASSERT(expect_epipe(t));
+	T_ASSERT(stream_expect_epipe(t));
 	transport_destroy(t);
 }
 
 static void kid_client_first(int in, int out)
 {
 	struct transport *c;
-	int64_t t0 = now_ms();
+	int64_t t0 = test_now_ms();
 	unsigned shorts = 0;
 
 	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0);
 	T_ASSERT(c == NULL);
 	T_EQ(errno, ETIMEDOUT); /* no server yet: this client really came first */
-	T_ASSERT(say(out, 'r'));
-	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
+	T_ASSERT(kid_say(out, 'r'));
+	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
 	T_ASSERT(c != NULL);
-	T_ASSERT(now_ms() - t0 < WAIT_MS);
-	T_ASSERT(run_rounds(c, false, NROUNDS, &shorts));
-	T_EQ(hear(in), -1);
+	T_ASSERT(test_now_ms() - t0 < KID_WAIT_MS);
+	T_ASSERT(stream_run_rounds(c, false, rounds, NROUNDS, &shorts));
+	T_EQ(kid_hear(in), -1);
 	transport_destroy(c);
 }
 
 /* Client first: it retries until the server appears; then the same streams. */
-CASE(client_first_streams)
+STREAM_CASE(client_first_streams)
 {
 	struct transport *t;
 	struct kid k;
 	unsigned shorts = 0;
 
 	T_ASSERT(kid_start(&k, kid_client_first));
-	T_EQ(hear(k.from), 'r');
+	T_EQ(kid_hear(k.from), 'r');
 	t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(t != NULL);
-	T_ASSERT(run_rounds(t, true, NROUNDS, &shorts));
+	T_ASSERT(stream_run_rounds(t, true, rounds, NROUNDS, &shorts));
 	T_ASSERT(kid_ok(&k));
-	T_ASSERT(expect_epipe(t));
+	T_ASSERT(stream_expect_epipe(t));
 	transport_destroy(t);
 }
 
 /* No server: ETIMEDOUT after about timeout_ms (and at once for 0), also when a stale socket refuses. */
-CASE(client_timeout)
+STREAM_CASE(client_timeout)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int64_t t0, el;
 	int fd;
 
-	t0 = now_ms();
+	t0 = test_now_ms();
 	errno = 0;
 	T_ASSERT(transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 150) == NULL);
-	el = now_ms() - t0;
+	el = test_now_ms() - t0;
 	T_EQ(errno, ETIMEDOUT);
 	T_ASSERT(el >= 150);
 	T_ASSERT(el < 2000);
 
-	t0 = now_ms();
+	t0 = test_now_ms();
 	T_ASSERT(transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0) == NULL);
 	T_EQ(errno, ETIMEDOUT);
-	T_ASSERT(now_ms() - t0 < 1000);
+	T_ASSERT(test_now_ms() - t0 < 1000);
 
 	/* a stale socket file (nobody listening) refuses: retried the same way */
-	T_ASSERT(set_addr(&a, vchan_path(SRV, CLI, PORT)));
+	T_ASSERT(set_addr(&a, stream_vchan_path(SRV, CLI, PORT)));
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	T_ASSERT(fd >= 0);
 	T_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	close(fd);
-	t0 = now_ms();
+	t0 = test_now_ms();
 	T_ASSERT(transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 60) == NULL);
 	T_EQ(errno, ETIMEDOUT);
-	T_ASSERT(now_ms() - t0 >= 60);
+	T_ASSERT(test_now_ms() - t0 >= 60);
 }
 
 /* The file is exactly vchan.<S>.<C>.<P>.sock, mode 0660 whatever the umask; only that client gets in. */
-CASE(path_and_mode)
+STREAM_CASE(path_and_mode)
 {
 	struct transport *t, *c;
 	struct stat st;
@@ -559,10 +163,10 @@ CASE(path_and_mode)
 	umask(old);
 	T_ASSERT(t != NULL);
 	T_EQ(transport_backend(t), QGUI_BACKEND_SOCKET); /* AUTO without /dev/xen/gntdev */
-	T_EQ(lstat(vchan_path(5, 7, 6123), &st), 0);
+	T_EQ(lstat(stream_vchan_path(5, 7, 6123), &st), 0);
 	T_ASSERT(S_ISSOCK(st.st_mode));
 	T_EQ_U(st.st_mode & 07777, 0660);
-	d = opendir(case_dir);
+	d = opendir(stream_case_dir());
 	T_ASSERT(d != NULL);
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] != '.') {
@@ -583,7 +187,7 @@ CASE(path_and_mode)
 	T_EQ(transport_handle(t, 0), TRANSPORT_WAITING);
 	c = transport_client_create(QGUI_BACKEND_SOCKET, 7, 5, 6123, 0);
 	T_ASSERT(c != NULL);
-	T_ASSERT(wait_connected(t));
+	T_ASSERT(stream_wait_connected(t));
 	transport_destroy(c);
 	transport_destroy(t);
 
@@ -592,19 +196,19 @@ CASE(path_and_mode)
 	t = transport_server_create(QGUI_BACKEND_SOCKET, 5, 7, 6123, 0);
 	umask(old);
 	T_ASSERT(t != NULL);
-	T_EQ(lstat(vchan_path(5, 7, 6123), &st), 0);
+	T_EQ(lstat(stream_vchan_path(5, 7, 6123), &st), 0);
 	T_EQ_U(st.st_mode & 07777, 0660);
 	transport_destroy(t);
 }
 
 /* A missing socket directory is created (one level); a missing parent is an error. */
-CASE(socket_dir_created)
+STREAM_CASE(socket_dir_created)
 {
 	char dir[600], deep[700];
 	struct transport *t;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s/sub", case_dir);
+	snprintf(dir, sizeof(dir), "%s/sub", stream_case_dir());
 	setenv("VCHAN_SOCKET_DIR", dir, 1);
 	t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(t != NULL);
@@ -612,23 +216,23 @@ CASE(socket_dir_created)
 	T_ASSERT(S_ISDIR(st.st_mode));
 	transport_destroy(t);
 
-	snprintf(deep, sizeof(deep), "%s/a/b", case_dir);
+	snprintf(deep, sizeof(deep), "%s/a/b", stream_case_dir());
 	setenv("VCHAN_SOCKET_DIR", deep, 1);
 	errno = 0;
 	T_ASSERT(transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0) == NULL);
 	T_EQ(errno, ENOENT);
-	setenv("VCHAN_SOCKET_DIR", case_dir, 1);
+	setenv("VCHAN_SOCKET_DIR", stream_case_dir(), 1);
 }
 
 /* A socket file nobody listens on (its server died) is replaced, and the new server works. */
-CASE(stale_socket_replaced)
+STREAM_CASE(stale_socket_replaced)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct transport *t, *c;
 	struct stat st;
 	int fd;
 
-	T_ASSERT(set_addr(&a, vchan_path(SRV, CLI, PORT)));
+	T_ASSERT(set_addr(&a, stream_vchan_path(SRV, CLI, PORT)));
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	T_ASSERT(fd >= 0);
 	T_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -642,12 +246,12 @@ CASE(stale_socket_replaced)
 	T_EQ_U(st.st_mode & 07777, 0660);
 	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0);
 	T_ASSERT(c != NULL);
-	T_ASSERT(wait_connected(t));
+	T_ASSERT(stream_wait_connected(t));
 	{
-		struct flow f = flow_bytes("hi", 2, NULL, 0), g = flow_bytes(NULL, 0, "hi", 2);
+		struct stream_flow f = stream_flow_bytes("hi", 2, NULL, 0), g = stream_flow_bytes(NULL, 0, "hi", 2);
 
-		T_ASSERT(pump(c, &f));
-		T_ASSERT(pump(t, &g));
+		T_ASSERT(stream_pump(c, &f));
+		T_ASSERT(stream_pump(t, &g));
 	}
 	transport_destroy(c);
 	transport_destroy(t);
@@ -658,28 +262,28 @@ static void kid_live_server(int in, int out)
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 
 	T_ASSERT(t != NULL);
-	T_ASSERT(say(out, 'r'));
-	T_EQ(hear(in), -1);
+	T_ASSERT(kid_say(out, 'r'));
+	T_EQ(kid_hear(in), -1);
 	/* the parent's failed attempt did not connect to find out: no client arrived */
 	T_EQ(transport_handle(t, POLLIN), TRANSPORT_WAITING);
 	transport_destroy(t);
 }
 
 /* A live server (in another process, or this one) is never replaced: EADDRINUSE, and it sees no client. */
-CASE(live_server_eaddrinuse)
+STREAM_CASE(live_server_eaddrinuse)
 {
 	struct transport *t1, *t2;
 	struct stat before, after;
 	struct kid k;
 
 	T_ASSERT(kid_start(&k, kid_live_server));
-	T_EQ(hear(k.from), 'r');
-	T_EQ(lstat(vchan_path(SRV, CLI, PORT), &before), 0);
+	T_EQ(kid_hear(k.from), 'r');
+	T_EQ(lstat(stream_vchan_path(SRV, CLI, PORT), &before), 0);
 	errno = 0;
 	t2 = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(t2 == NULL);
 	T_EQ(errno, EADDRINUSE);
-	T_EQ(lstat(vchan_path(SRV, CLI, PORT), &after), 0);
+	T_EQ(lstat(stream_vchan_path(SRV, CLI, PORT), &after), 0);
 	T_EQ_U(after.st_ino, before.st_ino);
 	T_ASSERT(kid_ok(&k));
 
@@ -713,7 +317,7 @@ static int raw_bind(const char *path, bool listening)
  * through another spelling of the directory is still live, and a listener
  * whose file was unlinked does not keep a new stale file of that name.
  */
-CASE(live_server_by_inode)
+STREAM_CASE(live_server_by_inode)
 {
 	char other[600], cwd[600];
 	struct transport *t1, *t2;
@@ -721,28 +325,28 @@ CASE(live_server_by_inode)
 
 	t1 = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(t1 != NULL);
-	snprintf(other, sizeof(other), "%s/./", case_dir);
+	snprintf(other, sizeof(other), "%s/./", stream_case_dir());
 	setenv("VCHAN_SOCKET_DIR", other, 1);
 	errno = 0;
 	T_ASSERT(transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0) == NULL);
 	T_EQ(errno, EADDRINUSE);
 	T_ASSERT(getcwd(cwd, sizeof(cwd)) != NULL);
-	T_EQ(chdir(case_dir), 0);
+	T_EQ(chdir(stream_case_dir()), 0);
 	setenv("VCHAN_SOCKET_DIR", ".", 1);
 	errno = 0;
 	t2 = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_EQ(chdir(cwd), 0);
-	setenv("VCHAN_SOCKET_DIR", case_dir, 1);
+	setenv("VCHAN_SOCKET_DIR", stream_case_dir(), 1);
 	T_ASSERT(t2 == NULL);
 	T_EQ(errno, EADDRINUSE);
 	T_EQ(transport_handle(t1, POLLIN), TRANSPORT_WAITING); /* and it saw no probe */
 	transport_destroy(t1);
 
 	/* an orphaned listener of the same name, and a stale file in its place */
-	orphan = raw_bind(vchan_path(SRV, CLI, PORT), true);
+	orphan = raw_bind(stream_vchan_path(SRV, CLI, PORT), true);
 	T_ASSERT(orphan >= 0);
-	T_EQ(unlink(vchan_path(SRV, CLI, PORT)), 0);
-	stale = raw_bind(vchan_path(SRV, CLI, PORT), false);
+	T_EQ(unlink(stream_vchan_path(SRV, CLI, PORT)), 0);
+	stale = raw_bind(stream_vchan_path(SRV, CLI, PORT), false);
 	T_ASSERT(stale >= 0);
 	close(stale);
 	t1 = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
@@ -752,9 +356,9 @@ CASE(live_server_by_inode)
 }
 
 /* A non-socket file in the way: EEXIST, and it is left alone. */
-CASE(regular_file_eexist)
+STREAM_CASE(regular_file_eexist)
 {
-	const char *p = vchan_path(SRV, CLI, PORT);
+	const char *p = stream_vchan_path(SRV, CLI, PORT);
 	char buf[32] = { 0 };
 	int fd;
 
@@ -771,7 +375,7 @@ CASE(regular_file_eexist)
 	close(fd);
 	T_STR(buf, "not a socket");
 
-	T_EQ(mkdir(vchan_path(SRV, CLI, PORT + 1), 0700), 0);
+	T_EQ(mkdir(stream_vchan_path(SRV, CLI, PORT + 1), 0700), 0);
 	errno = 0;
 	T_ASSERT(transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT + 1, 0) == NULL);
 	T_EQ(errno, EEXIST);
@@ -779,24 +383,25 @@ CASE(regular_file_eexist)
 
 static void kid_slow_reader(int in, int out)
 {
-	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
+	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
 	size_t total = 0;
-	struct flow f;
+	struct stream_flow f;
 
 	T_ASSERT(c != NULL);
-	T_ASSERT(say(out, 'c'));
-	T_ASSERT(hear_size(in, &total)); /* reads nothing until the parent's writes return 0 */
-	f = flow_pattern(0, 0, total, 77);
-	T_ASSERT(pump(c, &f));
-	T_ASSERT(say(out, 'd'));
-	T_EQ(hear(in), -1);
+	T_ASSERT(kid_say(out, 'c'));
+	T_ASSERT(kid_hear_size(in, &total)); /* reads nothing until the parent's writes return 0 */
+	f = stream_flow_pattern(0, 0, total, 77);
+	T_ASSERT(stream_pump(c, &f));
+	T_ASSERT(kid_say(out, 'd'));
+	T_EQ(kid_hear(in), -1);
 	transport_destroy(c);
 }
 
 /* A peer that does not read: write returns 0 (never blocks); nothing is lost; room comes back. */
-CASE(write_full_returns_zero)
+STREAM_CASE(write_full_returns_zero)
 {
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
+	const uint8_t *src;
 	size_t total = 0;
 	int zeros = 0;
 	struct pollfd p;
@@ -805,24 +410,24 @@ CASE(write_full_returns_zero)
 
 	T_ASSERT(t != NULL);
 	T_ASSERT(kid_start(&k, kid_slow_reader));
-	T_EQ(hear(k.from), 'c');
-	T_ASSERT(wait_connected(t));
-	flow_pattern(BIG, 77, 0, 0);
+	T_EQ(kid_hear(k.from), 'c');
+	T_ASSERT(stream_wait_connected(t));
+	src = stream_flow_pattern(STREAM_BIG, 77, 0, 0).out;
 	while (zeros < 3) {
-		int64_t t0 = now_ms();
+		int64_t t0 = test_now_ms();
 
-		T_ASSERT(total < BIG);
-		r = transport_write(t, out_pat + total, 65536);
+		T_ASSERT(total < STREAM_BIG);
+		r = transport_write(t, src + total, 65536);
 		T_ASSERT(r >= 0);
-		T_ASSERT(now_ms() - t0 < 1000);
+		T_ASSERT(test_now_ms() - t0 < 1000);
 		total += (size_t)r;
 		zeros += r == 0;
 	}
 	T_ASSERT(total > 0);
-	T_ASSERT(say_size(k.to, total));
-	T_EQ(hear(k.from), 'd'); /* the child read every byte, in order */
+	T_ASSERT(kid_say_size(k.to, total));
+	T_EQ(kid_hear(k.from), 'd'); /* the child read every byte, in order */
 	transport_pollfd(t, true, &p);
-	T_EQ(poll(&p, 1, WAIT_MS), 1);
+	T_EQ(poll(&p, 1, KID_WAIT_MS), 1);
 	T_ASSERT(p.revents & POLLOUT);
 	T_EQ(transport_handle(t, p.revents), TRANSPORT_CONNECTED);
 	T_ASSERT(transport_write(t, "x", 1) == 1);
@@ -832,36 +437,36 @@ CASE(write_full_returns_zero)
 
 static void kid_send_then_close(int in, int out)
 {
-	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
-	struct flow f = flow_pattern(60000, 5, 0, 0);
+	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
+	struct stream_flow f = stream_flow_pattern(60000, 5, 0, 0);
 
 	T_ASSERT(c != NULL);
-	T_ASSERT(say(out, 'c'));
-	T_ASSERT(pump(c, &f)); /* fits in the socket buffer: done before the parent reads */
-	T_EQ(hear(in), 'x'); /* the parent's bytes are queued to us, and we do not read them */
+	T_ASSERT(kid_say(out, 'c'));
+	T_ASSERT(stream_pump(c, &f)); /* fits in the socket buffer: done before the parent reads */
+	T_EQ(kid_hear(in), 'x'); /* the parent's bytes are queued to us, and we do not read them */
 	transport_destroy(c);
-	T_ASSERT(say(out, 'z'));
-	T_EQ(hear(in), -1);
+	T_ASSERT(kid_say(out, 'z'));
+	T_EQ(kid_hear(in), -1);
 }
 
 /* Everything sent before a close is read, then EPIPE (also when the closer left our bytes unread). */
-CASE(bytes_before_close_then_epipe)
+STREAM_CASE(bytes_before_close_then_epipe)
 {
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
-	struct flow out = flow_bytes("unread by the peer", 18, NULL, 0), in;
+	struct stream_flow out = stream_flow_bytes("unread by the peer", 18, NULL, 0), in;
 	struct pollfd p;
 	struct kid k;
 
 	T_ASSERT(t != NULL);
 	T_ASSERT(kid_start(&k, kid_send_then_close));
-	T_EQ(hear(k.from), 'c');
-	T_ASSERT(wait_connected(t));
-	T_ASSERT(pump(t, &out));
-	T_ASSERT(say(k.to, 'x'));
-	T_EQ(hear(k.from), 'z'); /* closed before we read a byte */
-	in = flow_pattern(0, 0, 60000, 5);
-	T_ASSERT(pump(t, &in));
-	T_ASSERT(expect_epipe(t));
+	T_EQ(kid_hear(k.from), 'c');
+	T_ASSERT(stream_wait_connected(t));
+	T_ASSERT(stream_pump(t, &out));
+	T_ASSERT(kid_say(k.to, 'x'));
+	T_EQ(kid_hear(k.from), 'z'); /* closed before we read a byte */
+	in = stream_flow_pattern(0, 0, 60000, 5);
+	T_ASSERT(stream_pump(t, &in));
+	T_ASSERT(stream_expect_epipe(t));
 	transport_pollfd(t, false, &p);
 	T_EQ(p.fd, -1); /* nothing left to wait for */
 	T_ASSERT(kid_ok(&k));
@@ -870,13 +475,13 @@ CASE(bytes_before_close_then_epipe)
 
 static void kid_write_after_close(int in, int out)
 {
-	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
+	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
 	unsigned char b;
 
 	signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill this child */
 	T_ASSERT(c != NULL);
-	T_ASSERT(say(out, 'c'));
-	T_EQ(hear(in), 'x'); /* the server is gone */
+	T_ASSERT(kid_say(out, 'c'));
+	T_EQ(kid_hear(in), 'x'); /* the server is gone */
 	errno = 0;
 	T_EQ(transport_write(c, "abc", 3), -1);
 	T_EQ(errno, EPIPE);
@@ -889,74 +494,75 @@ static void kid_write_after_close(int in, int out)
 }
 
 /* Writing to a closed peer is -1/EPIPE and never SIGPIPE (checked in a child with SIGPIPE's default action). */
-CASE(no_sigpipe)
+STREAM_CASE(no_sigpipe)
 {
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	struct kid k;
 
 	T_ASSERT(t != NULL);
 	T_ASSERT(kid_start(&k, kid_write_after_close));
-	T_EQ(hear(k.from), 'c');
-	T_ASSERT(wait_connected(t));
+	T_EQ(kid_hear(k.from), 'c');
+	T_ASSERT(stream_wait_connected(t));
 	transport_destroy(t);
-	T_ASSERT(say(k.to, 'x'));
+	T_ASSERT(kid_say(k.to, 'x'));
 	T_ASSERT(kid_ok(&k));
 }
 
 static void kid_first_client(int in, int out)
 {
-	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, WAIT_MS);
-	struct flow f = flow_bytes("first", 5, NULL, 0);
+	struct transport *c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, KID_WAIT_MS);
+	struct stream_flow f = stream_flow_bytes("first", 5, NULL, 0);
 
 	T_ASSERT(c != NULL);
-	T_ASSERT(pump(c, &f));
-	T_ASSERT(say(out, '1'));
-	T_EQ(hear(in), 'q');
+	T_ASSERT(stream_pump(c, &f));
+	T_ASSERT(kid_say(out, '1'));
+	T_EQ(kid_hear(in), 'q');
 	transport_destroy(c);
-	T_EQ(hear(in), -1);
+	T_EQ(kid_hear(in), -1);
 }
 
 static void kid_second_client(int in, int out)
 {
 	struct transport *c;
-	struct flow f = flow_bytes("second", 6, "reply2", 6);
+	struct stream_flow f = stream_flow_bytes("second", 6, "reply2", 6);
 
-	T_EQ(hear(in), 'g');
+	T_EQ(kid_hear(in), 'g');
 	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0);
 	T_ASSERT(c != NULL); /* connected: it waits in the backlog */
 	T_ASSERT(transport_write(c, "second", 6) == 6);
 	f.out_done = 6;
-	T_ASSERT(say(out, '2'));
-	T_ASSERT(pump(c, &f));
-	T_EQ(hear(in), -1);
+	T_ASSERT(kid_say(out, '2'));
+	T_ASSERT(stream_pump(c, &f));
+	T_EQ(kid_hear(in), -1);
 	transport_destroy(c);
 }
 
 /* One client at a time: a second one waits in the backlog until transport_server_reset. */
-CASE(reset_and_second_client)
+STREAM_CASE(reset_and_second_client)
 {
 	struct transport *t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
-	struct flow first = flow_bytes(NULL, 0, "first", 5), second = flow_bytes("reply2", 6, "second", 6);
+	struct stream_flow first = stream_flow_bytes(NULL, 0, "first", 5);
+	struct stream_flow second = stream_flow_bytes("reply2", 6, "second", 6);
 	struct kid k1, k2;
 	unsigned char b[8];
 
 	T_ASSERT(t != NULL);
 	T_ASSERT(kid_start(&k1, kid_first_client));
-	T_ASSERT(pump(t, &first));
-	T_EQ(hear(k1.from), '1');
+	T_ASSERT(stream_pump(t, &first));
+	T_EQ(kid_hear(k1.from), '1');
 	T_ASSERT(kid_start(&k2, kid_second_client));
-	T_ASSERT(say(k2.to, 'g'));
-	T_EQ(hear(k2.from), '2');
+	T_ASSERT(kid_say(k2.to, 'g'));
+	T_EQ(kid_hear(k2.from), '2');
 	/* the second client's bytes are queued, but not on this connection */
 	T_EQ(transport_handle(t, POLLIN), TRANSPORT_CONNECTED);
 	T_EQ(transport_read(t, b, sizeof(b)), 0);
-	T_ASSERT(say(k1.to, 'q'));
-	T_ASSERT(expect_epipe(t));
+	T_ASSERT(kid_say(k1.to, 'q'));
+	T_ASSERT(stream_expect_epipe(t));
 	T_EQ(transport_server_reset(t), 0);
 	T_EQ(transport_state(t), TRANSPORT_WAITING);
 	T_EQ(transport_read(t, b, sizeof(b)), 0);
 	T_EQ(transport_write(t, "early", 5), 0); /* no client yet */
-	T_ASSERT(pump(t, &second));
+	T_ASSERT(stream_pump(t, &second));
 	T_EQ(transport_state(t), TRANSPORT_CONNECTED);
 	T_ASSERT(kid_ok(&k2));
 	T_ASSERT(kid_ok(&k1));
@@ -969,13 +575,13 @@ static void kid_destroy_inherited(int in, int out)
 {
 	(void)in;
 	transport_destroy(inherited); /* the child's copy: must not remove the parent's socket */
-	T_ASSERT(say(out, 'd'));
+	T_ASSERT(kid_say(out, 'd'));
 }
 
 /* destroy unlinks the socket: only its own file, and only in the process that bound it. */
-CASE(destroy_unlinks_socket)
+STREAM_CASE(destroy_unlinks_socket)
 {
-	const char *p = vchan_path(SRV, CLI, PORT);
+	const char *p = stream_vchan_path(SRV, CLI, PORT);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct transport *t, *c;
 	struct stat st;
@@ -1006,18 +612,18 @@ CASE(destroy_unlinks_socket)
 	inherited = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(inherited != NULL);
 	T_ASSERT(kid_start(&k, kid_destroy_inherited));
-	T_EQ(hear(k.from), 'd');
+	T_EQ(kid_hear(k.from), 'd');
 	T_ASSERT(kid_ok(&k));
 	T_EQ(lstat(p, &st), 0);
 	c = transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0);
 	T_ASSERT(c != NULL);
-	T_ASSERT(wait_connected(inherited));
+	T_ASSERT(stream_wait_connected(inherited));
 	transport_destroy(c);
 	transport_destroy(inherited);
 	T_EQ(lstat(p, &st), -1);
 }
 
-/* Receives exactly n bytes on a plain socket within WAIT_MS, then checks that nothing more came. */
+/* Receives exactly n bytes on a plain socket within KID_WAIT_MS, then checks that nothing more came. */
 static bool raw_recv_exact(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
@@ -1027,7 +633,7 @@ static bool raw_recv_exact(int fd, void *buf, size_t n)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
-		if (poll(&p, 1, WAIT_MS) != 1) {
+		if (poll(&p, 1, KID_WAIT_MS) != 1) {
 			return false;
 		}
 		r = recv(fd, (unsigned char *)buf + got, n - got, MSG_DONTWAIT);
@@ -1040,34 +646,34 @@ static bool raw_recv_exact(int fd, void *buf, size_t n)
 }
 
 /* Plain AF_UNIX peers (no library) see exactly the bytes written: no framing, no greeting. */
-CASE(raw_peer_no_framing)
+STREAM_CASE(raw_peer_no_framing)
 {
 	static const unsigned char up[] = { 0, 1, 2, 'h', 'e', 'l', 'l', 'o', 0xff, 0x80, 0, 0, 0, 7 };
 	static const unsigned char down[] = { 0xde, 0xad, 0, 0xbe, 0xef, '\n', 0, 0, 0, 0 };
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct transport *t, *c;
-	struct flow f;
+	struct stream_flow f;
 	unsigned char b[32];
 	int fd, lfd;
 
 	/* raw client, library server */
 	t = transport_server_create(QGUI_BACKEND_SOCKET, SRV, CLI, PORT, 0);
 	T_ASSERT(t != NULL);
-	T_ASSERT(set_addr(&a, vchan_path(SRV, CLI, PORT)));
+	T_ASSERT(set_addr(&a, stream_vchan_path(SRV, CLI, PORT)));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	T_ASSERT(fd >= 0);
 	T_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	T_ASSERT(wait_connected(t));
+	T_ASSERT(stream_wait_connected(t));
 	T_EQ(recv(fd, b, 1, MSG_DONTWAIT), -1); /* the server said nothing on its own */
 	T_EQ(errno, EAGAIN);
 	T_EQ(send(fd, up, sizeof(up), 0), (ssize_t)sizeof(up));
-	f = flow_bytes(down, sizeof(down), up, sizeof(up));
-	T_ASSERT(pump(t, &f));
+	f = stream_flow_bytes(down, sizeof(down), up, sizeof(up));
+	T_ASSERT(stream_pump(t, &f));
 	T_EQ(transport_read(t, b, sizeof(b)), 0);
 	T_ASSERT(raw_recv_exact(fd, b, sizeof(down)));
 	T_MEM(b, down, sizeof(down));
 	close(fd);
-	T_ASSERT(expect_epipe(t));
+	T_ASSERT(stream_expect_epipe(t));
 	transport_destroy(t);
 
 	/* raw server, library client */
@@ -1081,25 +687,25 @@ CASE(raw_peer_no_framing)
 	T_ASSERT(fd >= 0);
 	T_EQ(recv(fd, b, 1, MSG_DONTWAIT), -1); /* the client said nothing on connect */
 	T_EQ(errno, EAGAIN);
-	f = flow_bytes(up, sizeof(up), NULL, 0);
-	T_ASSERT(pump(c, &f));
+	f = stream_flow_bytes(up, sizeof(up), NULL, 0);
+	T_ASSERT(stream_pump(c, &f));
 	T_ASSERT(raw_recv_exact(fd, b, sizeof(up)));
 	T_MEM(b, up, sizeof(up));
 	T_EQ(send(fd, down, sizeof(down), 0), (ssize_t)sizeof(down));
-	f = flow_bytes(NULL, 0, down, sizeof(down));
-	T_ASSERT(pump(c, &f));
+	f = stream_flow_bytes(NULL, 0, down, sizeof(down));
+	T_ASSERT(stream_pump(c, &f));
 	close(fd);
-	T_ASSERT(expect_epipe(c));
+	T_ASSERT(stream_expect_epipe(c));
 	transport_destroy(c);
 	close(lfd);
 	unlink(a.sun_path);
 }
 
 /* transport_from_fd: any connected stream socket, made non-blocking and close-on-exec; fd owned even on failure. */
-CASE(from_fd)
+STREAM_CASE(from_fd)
 {
 	struct transport *a, *b;
-	struct flow f;
+	struct stream_flow f;
 	struct pollfd p;
 	int sv[2], pfd[2];
 
@@ -1116,11 +722,11 @@ CASE(from_fd)
 	T_ASSERT(fcntl(sv[0], F_GETFD) & FD_CLOEXEC);
 	T_EQ(transport_server_reset(a), -EINVAL);
 	T_EQ(transport_write(a, "pair", 4), 4);
-	f = flow_bytes(NULL, 0, "pair", 4);
-	T_ASSERT(pump(b, &f));
+	f = stream_flow_bytes(NULL, 0, "pair", 4);
+	T_ASSERT(stream_pump(b, &f));
 	T_EQ(transport_read(b, pfd, 0), 0);
 	transport_destroy(a);
-	T_ASSERT(expect_epipe(b));
+	T_ASSERT(stream_expect_epipe(b));
 	transport_destroy(b);
 
 	T_EQ(pipe(pfd), 0);
@@ -1147,7 +753,7 @@ CASE(from_fd)
 }
 
 /* Bad domain ids, ports, timeouts, back-ends and over-long paths: EINVAL / ENAMETOOLONG, nothing created. */
-CASE(bad_arguments)
+STREAM_CASE(bad_arguments)
 {
 	char longdir[200];
 
@@ -1177,14 +783,14 @@ CASE(bad_arguments)
 	T_EQ(errno, ENAMETOOLONG);
 	T_ASSERT(transport_client_create(QGUI_BACKEND_SOCKET, CLI, SRV, PORT, 0) == NULL);
 	T_EQ(errno, ENAMETOOLONG);
-	setenv("VCHAN_SOCKET_DIR", case_dir, 1);
+	setenv("VCHAN_SOCKET_DIR", stream_case_dir(), 1);
 }
 
 /*
  * The Xen back-end on a machine without Xen (this binary runs without the
  * xenshim): NULL with ENOENT, no crash, and one clear line per failure.
  */
-CASE(xen_without_dev_xen)
+STREAM_CASE(xen_without_dev_xen)
 {
 	const char *pre = getenv("LD_PRELOAD");
 	char log_path[600], text[4096], *line;
@@ -1196,7 +802,7 @@ CASE(xen_without_dev_xen)
 		printf("# xen_without_dev_xen: Xen (or the xenshim) is present; nothing to check\n");
 		return;
 	}
-	snprintf(log_path, sizeof(log_path), "%s/stderr.log", case_dir);
+	snprintf(log_path, sizeof(log_path), "%s/stderr.log", stream_case_dir());
 	fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	T_ASSERT(fd >= 0);
 	saved = dup(STDERR_FILENO);
@@ -1209,11 +815,11 @@ CASE(xen_without_dev_xen)
 	errno = 0;
 	T_ASSERT(transport_client_create(QGUI_BACKEND_XEN, 1, 0, PORT, 0) == NULL);
 	e2 = errno;
-	t0 = now_ms();
+	t0 = test_now_ms();
 	errno = 0;
 	T_ASSERT(transport_client_create(QGUI_BACKEND_XEN, 1, 0, PORT, 50) == NULL);
 	e3 = errno;
-	el = now_ms() - t0;
+	el = test_now_ms() - t0;
 
 	dup2(saved, STDERR_FILENO);
 	close(saved);
