@@ -185,6 +185,11 @@ void dbuf_ack(struct dbuf *b)
 	}
 }
 
+const struct grant_share *dbuf_back_share(const struct dbuf *b)
+{
+	return b->back >= 0 ? b->b[b->back].share : NULL;
+}
+
 unsigned dbuf_unacked(const struct dbuf *b)
 {
 	return b->len;

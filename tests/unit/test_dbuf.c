@@ -22,10 +22,13 @@ static void alternate_and_wait_for_acks(void)
 	uint32_t ref1;
 
 	T_ASSERT(o && b);
+	T_ASSERT(dbuf_back_share(b) == NULL);
 	T_EQ(dbuf_begin(b, 64, 32, &p1, &stale), 0);
+	T_ASSERT(dbuf_back_share(b) != NULL && dbuf_back_share(b)->addr == (void *)p1);
 	T_EQ(stale.w, 64); /* a new buffer is stale everywhere */
 	T_EQ(stale.h, 32);
 	T_EQ(dbuf_present(b, (struct qgui_rect){ 0, 0, 64, 32 }, &d1), 0);
+	T_ASSERT(dbuf_back_share(b) == NULL); /* nothing begun after a present */
 	T_EQ(d1.width, 64);
 	T_EQ(d1.nrefs, 2); /* 64*32*4 = 8 KiB */
 	memcpy(&ref1, d1.refs, 4);

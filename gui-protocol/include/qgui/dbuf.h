@@ -55,6 +55,14 @@ int dbuf_present(struct dbuf *b, struct qgui_rect damage, struct proto_dump *dum
  */
 void dbuf_ack(struct dbuf *b);
 
+/*
+ * The share behind the frame begun last (valid from a successful
+ * dbuf_begin until dbuf_present or the next dbuf_begin), for example to hand it to an X server with
+ * grant_share_fd() so that the server writes the frame straight into it.
+ * NULL when no frame is begun. Owned by the dbuf.
+ */
+const struct grant_share *dbuf_back_share(const struct dbuf *b);
+
 /* Dumps presented and not yet acknowledged. */
 unsigned dbuf_unacked(const struct dbuf *b);
 
