@@ -89,7 +89,7 @@ static struct transport *connect_agent(const struct gd_config *cfg, enum qgui_ba
 {
 	log_info("waiting for the agent of domain %d (vchan port %d)", cfg->domid, QGUI_VCHAN_PORT);
 	while (!got_term) {
-		struct transport *t = transport_client_create(be, own, cfg->domid, QGUI_VCHAN_PORT, 1000);
+		struct transport *t = transport_client_create(be, own, cfg->domid, QGUI_VCHAN_PORT, 200);
 
 		if (t) {
 			return t;
