@@ -81,3 +81,32 @@ const char *backend_socket_dir(void)
 
 	return (d != NULL && *d != '\0') ? d : "/var/run/vchan";
 }
+
+static bool ascii_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool backend_valid_qube_name(const char *name)
+{
+	size_t len;
+
+	if (name == NULL) {
+		return false;
+	}
+	len = strnlen(name, 32);
+	if (len < 1 || len > 31 || !ascii_letter(name[0])) {
+		return false;
+	}
+	for (size_t i = 1; i < len; i++) {
+		char c = name[i];
+
+		if (!ascii_letter(c) && !(c >= '0' && c <= '9') && c != '_' && c != '.' && c != '-') {
+			return false;
+		}
+	}
+	if (len >= 3 && strcmp(name + len - 3, "-dm") == 0) {
+		return false;
+	}
+	return strcmp(name, "none") != 0 && strcmp(name, "default") != 0 && strcmp(name, "Domain-0") != 0;
+}

@@ -60,6 +60,23 @@ static void environment(void)
 	T_STR(backend_socket_dir(), "/tmp/x");
 }
 
+static void qube_names(void)
+{
+	static const char *good[] = { "a", "sys-gui", "work_2.x", "A-dm2", "dm", "x-d", "abcdefghijklmnopqrstuvwxyz01234" };
+	static const char *bad[] = { "", "1work", "-a", "_a", ".a", "a b", "a/b", "w\xc3\xa9", "work-dm", "none",
+		"default", "Domain-0", "abcdefghijklmnopqrstuvwxyz012345", "a\n" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		T_ASSERT(backend_valid_qube_name(good[i]));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (backend_valid_qube_name(bad[i])) {
+			test_fail(__FILE__, __LINE__, "\"%s\" accepted", bad[i]);
+		}
+	}
+	T_ASSERT(!backend_valid_qube_name(NULL));
+}
+
 static void sanitize(void)
 {
 	char out[8];
@@ -70,4 +87,5 @@ static void sanitize(void)
 	T_STR(log_sanitize(out, sizeof(out), "\xc3\xa9", 2), "??");
 }
 
-TEST_MAIN(TEST(parse_names), TEST(domids), TEST(environment), TEST(sanitize))
+TEST_MAIN(TEST(parse_names), TEST(domids), TEST(environment), TEST(qube_names),
+		TEST(sanitize))

@@ -2,6 +2,8 @@
 #ifndef QGUI_BACKEND_H
 #define QGUI_BACKEND_H
 
+#include <stdbool.h>
+
 /*
  * Which implementation carries bytes (vchan) and pages (grant tables).
  * AUTO picks XEN when /dev/xen/gntdev exists and SOCKET otherwise
@@ -39,6 +41,14 @@ int backend_parse_domid(const char *s, int *out);
  * Returns 0, or -EINVAL when the variable is set but is not a valid domain id.
  */
 int backend_own_domid(int *out);
+
+/*
+ * Whether name is a valid qube name (the rules of libqubes-pure's
+ * qubes_pure_is_valid_qube_name): 1..31 bytes, an ASCII letter first, then
+ * ASCII letters, digits, '_', '.' or '-'; not ending in "-dm" (device-model
+ * stubdomains); not "none", "default" or "Domain-0". NULL is invalid.
+ */
+bool backend_valid_qube_name(const char *name);
 
 /* $VCHAN_SOCKET_DIR when set and non-empty, else "/var/run/vchan". Never NULL. */
 const char *backend_socket_dir(void);
