@@ -354,36 +354,6 @@ static int check_paste_policy(const char *s, char *dst, size_t dstlen)
 
 /* ------------------------------------------------------------------ public parsers */
 
-bool config_valid_qube_name(const char *name)
-{
-	size_t len;
-
-	if (name == NULL) {
-		return false;
-	}
-	/* rules of libqubes-pure's qubes_pure_is_valid_qube_name (qubes-linux-utils, qrexec-lib/qube-name.c) */
-	len = strlen(name);
-	if (len < 1 || len > 31) {
-		return false;
-	}
-	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z'))) {
-		return false;
-	}
-	for (size_t i = 1; i < len; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-				ch == '_' || ch == '.' || ch == '-')) {
-			return false;
-		}
-	}
-	/* "-dm" suffix: a device-model stubdomain; "none"/"default": Admin API; "Domain-0": libxl (case-sensitive) */
-	if (len >= 4 && strcmp(name + len - 3, "-dm") == 0) {
-		return false;
-	}
-	return strcmp(name, "none") != 0 && strcmp(name, "default") != 0 && strcmp(name, "Domain-0") != 0;
-}
-
 int config_parse_key_seq(const char *s, struct key_seq *out)
 {
 	static const struct {
@@ -887,7 +857,7 @@ enum config_result config_parse(struct gd_config *c, int argc, char **argv, char
 			if (have_name) {
 				return fail(&x, "option %s given twice (-N/--name may be given once)", name);
 			}
-			if (!config_valid_qube_name(optarg)) {
+			if (!backend_valid_qube_name(optarg)) {
 				return bad_value(&x, name, optarg, "a qube name: 1..31 letters, digits, _ . -, starting "
 						"with a letter, not ending in -dm, not none/default/Domain-0");
 			}

@@ -105,9 +105,6 @@ int config_parse_key_seq(const char *s, struct key_seq *out);
 /* Parses a trayicon mode ("tint+border1" ...). Returns 0 or -EINVAL. */
 int config_parse_tray_mode(const char *s, enum tray_mode *mode, unsigned *mods);
 
-/* True when name is a valid qube name (libqubes-pure's rules; < 32 bytes). */
-bool config_valid_qube_name(const char *name);
-
 /* Writes the usage text to f. */
 void config_usage(FILE *f);
 

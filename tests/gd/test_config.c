@@ -492,13 +492,13 @@ static void qube_names(void)
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (!config_valid_qube_name(good[i])) {
+		if (!backend_valid_qube_name(good[i])) {
 			test_fail(__FILE__, __LINE__, "valid name '%s' rejected", good[i]);
 			return;
 		}
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (config_valid_qube_name(bad[i])) {
+		if (backend_valid_qube_name(bad[i])) {
 			test_fail(__FILE__, __LINE__, "invalid name '%s' accepted", bad[i]);
 			return;
 		}
@@ -506,7 +506,7 @@ static void qube_names(void)
 		T_ASSERT(has(err, "invalid value for -N: '"));
 		T_ASSERT(all_printable(err));
 	}
-	T_EQ(config_valid_qube_name(NULL), false);
+	T_EQ(backend_valid_qube_name(NULL), false);
 	T_EQ(PARSE(&c, "-d", "5", "-C", nofile(), "--name=none"), CONFIG_ERROR);
 	T_ASSERT(has(err, "--name"));
 	T_EQ(PARSE(&c, "-d", "5", "-C", nofile(), "-N", "A234567890123456789012345678901"), CONFIG_OK);
