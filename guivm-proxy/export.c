@@ -678,8 +678,8 @@ int main(int argc, char **argv)
 		}
 	}
 	st = export_screen_stats(e->scr);
-	log_info("exiting: %llu frames sent; %llu bytes copied by the X server (%llu rectangles straight into "
-		 "shares), %llu bytes copied by guivm-export (%llu rectangles)",
+	log_info("exiting: frames sent: %llu; bytes copied by the X server: %llu (%llu rectangles straight into "
+		 "shares); bytes copied by guivm-export: %llu (%llu rectangles)",
 			(unsigned long long)e->frames, (unsigned long long)st->x_bytes,
 			(unsigned long long)st->zero_copy, (unsigned long long)st->own_bytes,
 			(unsigned long long)st->copied);
