@@ -17,103 +17,22 @@
 #include <X11/extensions/XTest.h>
 #include <X11/keysym.h>
 
+#include "stack.h"
 #include "test.h"
 #include "xrig.h"
 
-#define MAX_PROCS 32
-#define PROXY_BORDER 2
-#define GUI_LABEL 0x3874d8u /* the GUI qube's label (blue), drawn by guivm-proxy in dom0 */
-
-struct appvm {
-	const char *name;
-	int domid;
-	uint32_t label;
-	const char *label_spec;
-	int label_index;
-	struct xserver xs;
-};
-
 struct app {
-	int vm;          /* index into vms */
+	int vm;          /* index into the stack's AppVMs */
 	const char *argv[12];
 	int x, y;        /* where it asks to be, on its VM's screen */
 };
 
-struct proc {
-	pid_t pid;
-	char name[48];
-	char log[PATH_MAX];
-};
-
-static struct proc procs[MAX_PROCS];
-static int nprocs;
 static volatile sig_atomic_t stop_now;
-static char bindir[PATH_MAX - 64];
-
-static struct appvm vms[] = {
-	{ "work", 2, 0x73d216, "0x73d216", 3, { 0 } },
-	{ "personal", 3, 0xf57900, "0xf57900", 4, { 0 } },
-};
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_now = 1;
-}
-
-static pid_t start(const char *name, char *const argv[], char *const env[])
-{
-	struct proc *p;
-
-	if (nprocs == MAX_PROCS) {
-		return -1;
-	}
-	p = &procs[nprocs];
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->log, sizeof(p->log), "%s/%s.log", test_tmpdir(), name);
-	p->pid = xrig_spawn(argv, env, p->log);
-	if (p->pid > 0) {
-		nprocs++;
-	}
-	return p->pid;
-}
-
-static void stop_all(void)
-{
-	for (int i = nprocs - 1; i >= 0; i--) {
-		if (procs[i].pid > 0) {
-			xrig_stop(procs[i].pid, 3000);
-			procs[i].pid = 0;
-		}
-	}
-}
-
-/* The last number following "frames" in a program's log (its exit summary), or -1. */
-static long frames_in_log(const char *path)
-{
-	char line[512];
-	long n = -1;
-	FILE *f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "frames");
-
-		while (p) {
-			char *q = p + 6;
-
-			while (*q && (*q < '0' || *q > '9') && *q != '\n' && q - p < 16) {
-				q++;
-			}
-			if (*q >= '0' && *q <= '9') {
-				n = strtol(q, NULL, 10);
-			}
-			p = strstr(p + 6, "frames");
-		}
-	}
-	if (f) {
-		fclose(f);
-	}
-	return n;
 }
 
 static long long now_us(void)
@@ -228,12 +147,10 @@ int main(int argc, char **argv)
 	bool demo = false, live = false, direct = false;
 	const char *out = "build/demo";
 	int W = 1280, H = 800, c, rc = 1;
-	char self[PATH_MAX], path[6][PATH_MAX], sockenv[PATH_MAX + 32], shot[PATH_MAX], typed[PATH_MAX];
-	struct xserver d0 = { 0 }, gx = { 0 }, nest = { 0 };
-	const char *desk;
+	char shot[PATH_MAX], typed[PATH_MAX], catcmd[PATH_MAX + 32];
+	static struct stack st;
 	Display *dd = NULL, *vmd = NULL;
 	long long median = -1;
-	ssize_t len;
 	struct app apps[] = {
 		{ 0, { "/usr/bin/xterm", "-geometry", "64x10+40+40", "-bg", "#101820", "-fg", "#f0e68c", "-e", "sh", "-c",
 				     NULL, NULL }, 40, 40 },
@@ -241,8 +158,6 @@ int main(int argc, char **argv)
 		{ 1, { "/usr/bin/xlogo", "-geometry", "200x160+40+330", NULL }, 40, 330 },
 		{ 1, { "/usr/bin/xeyes", "-geometry", "200x160+560+330", NULL }, 560, 330 },
 	};
-	char catcmd[PATH_MAX + 32];
-
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
@@ -279,110 +194,42 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len <= 0) {
-		return 1;
-	}
-	self[len] = '\0';
-	snprintf(bindir, sizeof(bindir), "%.*s", (int)sizeof(bindir) - 1, dirname(self));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(sockenv, sizeof(sockenv), "VCHAN_SOCKET_DIR=%s", xrig_socket_dir());
 	snprintf(typed, sizeof(typed), "%s/typed.txt", test_tmpdir());
 	snprintf(catcmd, sizeof(catcmd), "cat > %s", typed);
 	apps[0].argv[10] = catcmd;
-
-	/* displays: dom0; the GUI qube's export server (and the nested desktop); one per AppVM */
-	if ((live ? xrig_xephyr_start(&d0, getenv("DISPLAY") ? getenv("DISPLAY") : ":0", W, H)
-		  : xrig_xvfb_start(&d0, W, H, NULL)) != 0 ||
-			xrig_xvfb_start(&gx, W - 2 * PROXY_BORDER, H - 2 * PROXY_BORDER, NULL) != 0 ||
-			(!direct && xrig_xephyr_start(&nest, gx.name, W - 2 * PROXY_BORDER, H - 2 * PROXY_BORDER) != 0)) {
-		fprintf(stderr, "rig: cannot start the X servers\n");
+	if (stack_start(&st, W, H, live, direct, NULL) != 0) {
 		goto done;
 	}
-	desk = direct ? gx.name : nest.name;
-	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		if (xrig_xvfb_start(&vms[i].xs, 800, 600, NULL) != 0) {
-			fprintf(stderr, "rig: cannot start %s's X server\n", vms[i].name);
-			goto done;
-		}
-	}
-
-	/* the GUI qube: one gui-daemon per AppVM on the desktop server, guivm-export on the export server */
-	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		char dom[16], disp[32], idx[16], name[48];
-		char *av[] = { path[0], "-f", "-d", dom, "-N", (char *)vms[i].name, "-c", (char *)vms[i].label_spec, "-l",
-			idx, "--clipboard-dir", (char *)test_tmpdir(), NULL };
-		char *ev[] = { sockenv, "VCHAN_DOMAIN=1", disp, NULL };
-
-		snprintf(path[0], sizeof(path[0]), "%s/gui-daemon", bindir);
-		snprintf(dom, sizeof(dom), "%d", vms[i].domid);
-		snprintf(idx, sizeof(idx), "%d", vms[i].label_index);
-		snprintf(disp, sizeof(disp), "DISPLAY=%s", desk);
-		snprintf(name, sizeof(name), "gui-daemon-%s", vms[i].name);
-		start(name, av, ev);
-	}
-	{
-		char disp[32];
-		char *av[] = { path[1], "-d", "0", NULL };
-		char *ev[] = { sockenv, "VCHAN_DOMAIN=1", disp, NULL };
-
-		snprintf(path[1], sizeof(path[1]), "%s/guivm-export", bindir);
-		snprintf(disp, sizeof(disp), "DISPLAY=%s", gx.name);
-		start("guivm-export", av, ev);
-	}
-	/* dom0: only guivm-proxy */
-	{
-		char disp[32], color[16];
-		char *av[] = { path[2], "-d", "1", "-N", "sys-gui", "-c", color, NULL };
-		char *ev[] = { sockenv, "VCHAN_DOMAIN=0", disp, NULL };
-
-		snprintf(path[2], sizeof(path[2]), "%s/guivm-proxy", bindir);
-		snprintf(disp, sizeof(disp), "DISPLAY=%s", d0.name);
-		snprintf(color, sizeof(color), "0x%06x", GUI_LABEL);
-		start("guivm-proxy", av, ev);
-	}
-	/* the AppVMs: gui-agent and the applications */
-	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		char dom[16], disp[32], name[48];
-		char *av[] = { path[3], "-d", "1", NULL };
-		char *ev[] = { sockenv, dom, disp, NULL };
-
-		snprintf(path[3], sizeof(path[3]), "%s/gui-agent", bindir);
-		snprintf(dom, sizeof(dom), "VCHAN_DOMAIN=%d", vms[i].domid);
-		snprintf(disp, sizeof(disp), "DISPLAY=%s", vms[i].xs.name);
-		snprintf(name, sizeof(name), "gui-agent-%s", vms[i].name);
-		start(name, av, ev);
-	}
 	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
-		char disp[32], name[48];
-		char *ev[] = { disp, NULL };
+		char name[48];
 
-		snprintf(disp, sizeof(disp), "DISPLAY=%s", vms[apps[i].vm].xs.name);
-		snprintf(name, sizeof(name), "%s-%s", basename((char *)apps[i].argv[0]), vms[apps[i].vm].name);
-		start(name, (char *const *)apps[i].argv, ev);
+		snprintf(name, sizeof(name), "%s-%s", basename((char *)apps[i].argv[0]), st.vms[apps[i].vm].name);
+		stack_spawn_in_vm(&st, apps[i].vm, name, (char *const *)apps[i].argv);
 	}
 
 	/* ready when every application's window shows on dom0 inside its VM's border */
-	dd = xrig_open(d0.name);
+	dd = xrig_open(st.dom0.name);
 	for (size_t i = 0; dd && i < sizeof(apps) / sizeof(apps[0]); i++) {
-		int bx = apps[i].x + PROXY_BORDER - 1, by = apps[i].y + PROXY_BORDER - 1;
+		int bx, by;
 
-		if (!xrig_wait_pixel(dd, bx, by, vms[apps[i].vm].label, 20000)) {
+		stack_dom0_pos(&st, apps[i].x - 1, apps[i].y - 1, &bx, &by);
+		if (!xrig_wait_pixel(dd, bx, by, st.vms[apps[i].vm].label, 20000)) {
 			fprintf(stderr, "rig: %s's window did not appear on dom0 (pixel %d,%d is 0x%06x); logs in %s\n",
 					apps[i].argv[0], bx, by, xrig_root_pixel(dd, bx, by), test_tmpdir());
 			goto done;
 		}
 	}
-	printf("rig: dom0 %s (%dx%d%s), GUI qube export %s, desktop %s (%s layout)\n", d0.name, W, H,
-			live ? ", Xephyr window" : ", headless Xvfb", gx.name, desk, direct ? "direct" : "nested");
-	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		printf("rig: AppVM %s (domain %d, label 0x%06x) on %s\n", vms[i].name, vms[i].domid, vms[i].label,
-				vms[i].xs.name);
+	printf("rig: dom0 %s (%dx%d%s), GUI qube export %s, desktop %s (%s layout)\n", st.dom0.name, W, H,
+			live ? ", Xephyr window" : ", headless Xvfb", st.gexport.name, st.desk, direct ? "direct" : "nested");
+	for (int i = 0; i < STACK_VMS; i++) {
+		printf("rig: AppVM %s (domain %d, label 0x%06x) on %s\n", st.vms[i].name, st.vms[i].domid,
+				st.vms[i].label, st.vms[i].xs.name);
 	}
-	for (int i = 0; i < nprocs; i++) {
-		printf("rig:   %-24s pid %d\n", procs[i].name, (int)procs[i].pid);
+	for (int i = 0; i < st.nprocs; i++) {
+		printf("rig:   %-24s pid %d\n", st.procs[i].name, (int)st.procs[i].pid);
 	}
 	fflush(stdout);
 
@@ -397,13 +244,18 @@ int main(int argc, char **argv)
 	}
 
 	/* the demo: type a line into the xterm through dom0, timing each key to the AppVM's server */
-	vmd = xrig_open(vms[0].xs.name);
+	vmd = xrig_open(st.vms[0].xs.name);
 	if (vmd == NULL || watch_keys(vmd, DefaultRootWindow(vmd), "XTerm", false) == 0) {
 		fprintf(stderr, "rig: no xterm window to type into\n");
 		goto done;
 	}
 	XSync(vmd, False);
-	XTestFakeMotionEvent(dd, 0, apps[0].x + PROXY_BORDER + 100, apps[0].y + PROXY_BORDER + 60, 0);
+	{
+		int px, py;
+
+		stack_dom0_pos(&st, apps[0].x + 100, apps[0].y + 60, &px, &py);
+		XTestFakeMotionEvent(dd, 0, px, py, 0);
+	}
 	XSync(dd, False);
 	/* the pointer's move travels through the chain: wait until it is over the xterm in the AppVM */
 	for (int i = 0; i < 1000; i++) {
@@ -452,7 +304,7 @@ done:
 	if (dd) {
 		XCloseDisplay(dd);
 	}
-	stop_all();
+	stack_stop_procs(&st);
 	if (demo && rc == 0) {
 		long total = 0;
 		char summary[PATH_MAX];
@@ -467,15 +319,15 @@ done:
 				continue;
 			}
 			total = 0;
-			fprintf(o, "demo: dom0 %dx%d (guivm-proxy) <- GUI qube (%s layout: guivm-export, %zu gui-daemons) <- "
+			fprintf(o, "demo: dom0 %dx%d (guivm-proxy) <- GUI qube (%s layout: guivm-export, %d gui-daemons) <- "
 				   "AppVMs work (xterm, xclock) and personal (xlogo, xeyes), each with gui-agent\n",
-					W, H, direct ? "direct" : "nested", sizeof(vms) / sizeof(vms[0]));
-			for (int i = 0; i < nprocs; i++) {
-				long n = frames_in_log(procs[i].log);
+					W, H, direct ? "direct" : "nested", STACK_VMS);
+			for (int i = 0; i < st.nprocs; i++) {
+				long n = stack_frames(&st.procs[i]);
 
-				if (n >= 0 && (strncmp(procs[i].name, "gui-agent", 9) == 0 ||
-							      strcmp(procs[i].name, "guivm-export") == 0)) {
-					fprintf(o, "demo: %-22s frames delivered: %ld\n", procs[i].name, n);
+				if (n >= 0 && (strncmp(st.procs[i].name, "gui-agent", 9) == 0 ||
+							      strcmp(st.procs[i].name, "guivm-export") == 0)) {
+					fprintf(o, "demo: %-22s frames delivered: %ld\n", st.procs[i].name, n);
 					total += n;
 				}
 			}
@@ -490,11 +342,6 @@ done:
 			fclose(f);
 		}
 	}
-	xrig_server_stop(&nest);
-	xrig_server_stop(&gx);
-	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		xrig_server_stop(&vms[i].xs);
-	}
-	xrig_server_stop(&d0);
+	stack_stop(&st);
 	return rc;
 }
