@@ -173,6 +173,24 @@ long stack_frames(const struct stack_proc *p)
 	return n;
 }
 
+void stack_forget(struct stack *s, pid_t pid)
+{
+	for (int i = 0; i < s->nprocs; i++) {
+		if (s->procs[i].pid == pid) {
+			s->procs[i].pid = 0;
+		}
+	}
+}
+
+int stack_stop_proc(struct stack *s, pid_t pid, int timeout_ms)
+{
+	if (pid <= 0) {
+		return -1;
+	}
+	stack_forget(s, pid);
+	return xrig_stop(pid, timeout_ms);
+}
+
 void stack_stop_procs(struct stack *s)
 {
 	for (int i = s->nprocs - 1; i >= 0; i--) {

@@ -64,6 +64,12 @@ void stack_dom0_pos(const struct stack *s, int x, int y, int *dx, int *dy);
 /* The last number after "frames" in a process's log (its exit line), or -1. */
 long stack_frames(const struct stack_proc *p);
 
+/* Stops one process of the stack by pid (SIGTERM, then SIGKILL) and forgets it. Its exit status, or -1. */
+int stack_stop_proc(struct stack *s, pid_t pid, int timeout_ms);
+
+/* Forgets a process that has already exited and been reaped (so that no one signals its pid again). */
+void stack_forget(struct stack *s, pid_t pid);
+
 /* Stops every process by pid (last started first), then every X server. */
 void stack_stop_procs(struct stack *s);
 void stack_stop(struct stack *s);
