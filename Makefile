@@ -5,6 +5,9 @@
 #   make fuzz       libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 
+# V=1 shows every command
+Q = $(if $(V),,@)
+
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 BUILD   ?= build
@@ -42,14 +45,17 @@ X_LIBS   = -lX11 -lX11-xcb -lxcb -lxcb-shm -lXext -lconfig -lpng
 
 $(BUILD)/gui-daemon/%.o: gui-daemon/%.c gui-daemon/*.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igui-daemon -c -o $@ $<
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Igui-daemon -c -o $@ $<
 
 $(GD_LIB): $(GD_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR      $@'
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(GD_BIN): $(BUILD)/gui-daemon/main.o $(GD_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(LIBS)
 
 # ---------------------------------------------------------------- guivm-proxy, guivm-export, gui-agent
 # guivm-proxy/proxy*.c -> guivm-proxy; guivm-proxy/export*.c -> guivm-export; guivm-proxy/common*.c in both;
@@ -63,23 +69,28 @@ AG_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gui-agent/*.c))
 
 $(BUILD)/guivm-proxy/%.o: guivm-proxy/%.c $(wildcard guivm-proxy/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iguivm-proxy -c -o $@ $<
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Iguivm-proxy -c -o $@ $<
 
 $(BUILD)/gui-agent/%.o: gui-agent/%.c $(wildcard gui-agent/*.h guivm-proxy/common*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Igui-agent -Iguivm-proxy -c -o $@ $<
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Igui-agent -Iguivm-proxy -c -o $@ $<
 
 $(BUILD)/bin/guivm-proxy: $(PX_OBJS) $(PX_COMMON) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 $(BUILD)/bin/guivm-export: $(EX_OBJS) $(PX_COMMON) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 $(BUILD)/bin/gui-agent: $(AG_OBJS) $(PX_COMMON) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN)) \
        $(if $(PX_OBJS),$(BUILD)/bin/guivm-proxy) $(if $(EX_OBJS),$(BUILD)/bin/guivm-export) \
@@ -101,20 +112,24 @@ all: $(LIB) $(BINS)
 
 $(BUILD)/gui-protocol/%.o: gui-protocol/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(STRICT) -c -o $@ $<
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(STRICT) -c -o $@ $<
 
 $(BUILD)/tests/lib/%.o: tests/lib/%.c tests/lib/*.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -c -o $@ $<
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR      $@'
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # every tests/lib object in one archive: each test program pulls only the objects it uses
 $(TLIB): $(TLIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR      $@'
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # unit and Xen tests link the test library and libqgui; gd/ tests also gui-daemon's modules;
 # integration tests (and the rig's own test) the whole rig
@@ -123,24 +138,29 @@ TEST_LINK = $(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src -Igui-daemon $(AL
 
 $(BUILD)/tests/%: tests/%.c $(LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB))
+	@echo '  CC      $@'
+	$(Q)$(call TEST_LINK,$(TLIB))
 
 $(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB) $(GD_LIB))
+	@echo '  CC      $@'
+	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB))
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB) $(GD_LIB))
+	@echo '  CC      $@'
+	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB))
 
 $(BUILD)/tests/unit/test_rig: tests/unit/test_rig.c $(LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(call TEST_LINK,$(TLIB))
+	@echo '  CC      $@'
+	$(Q)$(call TEST_LINK,$(TLIB))
 
 # the Xen-API shim of shared/tools/xenshim (vendored in tests/xenshim)
 $(SHIM): tests/xenshim/xenshim.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -fvisibility=hidden -pthread \
+	@echo '  CC      $@'
+	$(Q)$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -fvisibility=hidden -pthread \
 		$(LDFLAGS) -o $@ $<
 
 # LD_PRELOAD for the Xen tests: under ASan, libasan must come first
@@ -166,14 +186,16 @@ check-san: deps
 # the rig tool (tools/rig.c) reuses the test rig's X server and process helpers
 $(BUILD)/bin/rig: tools/rig.c $(LIB) $(TLIB_OBJS) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 # benchmarks (bench/*.c): ratios measured side by side in one run; never part of make check
 BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 $(BUILD)/bench/%: bench/%.c $(LIB) $(GD_LIB) $(TLIB_OBJS) tests/lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $(ALL_LDFLAGS) -o $@ $< $(TLIB_OBJS) $(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(SHIM) $(BENCH_BINS)
@@ -195,7 +217,8 @@ FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	@echo '  CC      $@'
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
