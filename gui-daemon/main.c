@@ -129,6 +129,7 @@ static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, 
 		}
 		if (got_hup) {
 			got_hup = 0;
+			x11_reread_screen(x);
 			session_screen_changed(ref->s);
 		}
 		if (ref->s == NULL) {

@@ -198,6 +198,11 @@ static void read_screen(struct x11 *x)
 	read_workarea(x);
 }
 
+void x11_reread_screen(struct x11 *x)
+{
+	read_screen(x);
+}
+
 struct x11 *x11_open(const struct gd_config *cfg, const struct x11_events *ev, void *ctx)
 {
 	struct x11 *x = calloc(1, sizeof(*x));

@@ -55,6 +55,9 @@ int x11_dispatch(struct x11 *x);
 void x11_flush(struct x11 *x);
 void x11_sync(struct x11 *x);
 
+/* Reads the root size and the work area again (SIGHUP, as qubes-guid). */
+void x11_reread_screen(struct x11 *x);
+
 /* Root size and depth; the work area (the screen, or _NET_WORKAREA of the current desktop). */
 void x11_screen(const struct x11 *x, uint32_t *w, uint32_t *h, uint32_t *depth);
 void x11_workarea(const struct x11 *x, struct rect *r);

@@ -1,5 +1,6 @@
 /* test_daemon_misc.c: gui-daemon's identity options, titles, icon, close and focus, screen lockers, work area. */
 #include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,9 +219,26 @@ static void work_area_limits_menus(void)
 	gdfix_stop(&f);
 }
 
+
+static void sighup_rereads_and_continues(void)
+{
+	struct fixture f;
+
+	T_EQ(gdfix_start(&f, NULL, NULL), 0);
+	T_EQ(tagent_create(f.a, 0x70, 100, 600, 80, 60, true, NULL, true), 0);
+	T_EQ(tagent_fill(f.a, 0x70, 80, 60, 0x135724), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 120, 620, 0x135724, T_MS));
+	T_EQ(kill(f.daemon, SIGHUP), 0);
+	T_EQ(barrier(&f), 0);
+	T_EQ(tagent_fill(f.a, 0x70, 80, 60, 0x246813), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 120, 620, 0x246813, T_MS));
+	T_EQ(xrig_root_pixel(dpy, 99, 620), LABEL);
+	gdfix_stop(&f);
+}
+
 static const struct test_case cases[] = {
 	TEST(extra_props_and_title_prefix), TEST(utf8_titles), TEST(icon_from_png), TEST(close_and_focus),
-	TEST(menus_stay_below_screen_locker), TEST(work_area_limits_menus),
+	TEST(menus_stay_below_screen_locker), TEST(work_area_limits_menus), TEST(sighup_rereads_and_continues),
 };
 
 int main(int argc, char **argv)
