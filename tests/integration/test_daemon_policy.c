@@ -396,12 +396,60 @@ static void delayed_input_keeps_order(void)
 	gdfix_stop(&f);
 }
 
+
+/* Waits (as the window manager) for a ClientMessage of type to the root about window w; returns it in *out. */
+static bool wm_gets(Atom type, Window w, XClientMessageEvent *out)
+{
+	for (int i = 0; i < T_MS / 5; i++) {
+		while (XPending(dpy)) {
+			XEvent e;
+
+			XNextEvent(dpy, &e);
+			if (e.type == MapRequest) {
+				XMapWindow(dpy, e.xmaprequest.window); /* a window manager that maps everything */
+			} else if (e.type == ClientMessage && e.xclient.message_type == type && e.xclient.window == w) {
+				*out = e.xclient;
+				return true;
+			}
+		}
+		XSync(dpy, False);
+		usleep(5000);
+	}
+	return false;
+}
+
+static void minimise_and_attention_reach_the_wm(void)
+{
+	struct fixture f;
+	XClientMessageEvent c;
+	Window w, root = DefaultRootWindow(dpy);
+
+	T_EQ(gdfix_start(&f, NULL, NULL), 0);
+	XSelectInput(dpy, root, SubstructureRedirectMask); /* the test plays the window manager */
+	XSync(dpy, False);
+	T_EQ(tagent_create(f.a, 0x42, 50, 50, 80, 80, false, NULL, true), 0);
+	w = xrig_find_vm_window(dpy, "work", 0x42, T_MS);
+	T_ASSERT(w != None);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x42,
+					  .u.flags = { WINDOW_FLAG_DEMANDS_ATTENTION, 0 } }), 0);
+	T_ASSERT(wm_gets(XInternAtom(dpy, "_NET_WM_STATE", False), w, &c));
+	T_EQ(c.data.l[0], 1); /* add */
+	T_EQ(c.data.l[1], (long)XInternAtom(dpy, "_NET_WM_STATE_DEMANDS_ATTENTION", False));
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x42,
+					  .u.flags = { WINDOW_FLAG_MINIMIZE, 0 } }), 0);
+	T_ASSERT(wm_gets(XInternAtom(dpy, "WM_CHANGE_STATE", False), w, &c));
+	T_EQ(c.data.l[0], IconicState);
+	XSelectInput(dpy, root, NoEventMask);
+	XSync(dpy, False);
+	gdfix_stop(&f);
+}
+
 static const struct test_case cases[] = {
 	TEST(or_menu_has_border), TEST(or_refused_when_huge_or_disabled), TEST(or_forced_on_screen),
 	TEST(fullscreen_is_maximise), TEST(real_fullscreen_when_allowed), TEST(hints_filtered_and_sized_for_frame),
 	TEST(screen_window_paints_others), TEST(expose_repaints), TEST(invisible_still_acks),
 	TEST(unmapped_dump_acked), TEST(reconnect_replaces_windows), TEST(hostile_agent_ends_only_its_session),
-	TEST(xen_backend_under_shim), TEST(delayed_input_keeps_order),
+	TEST(xen_backend_under_shim), TEST(delayed_input_keeps_order), TEST(minimise_and_attention_reach_the_wm),
 };
 
 int main(int argc, char **argv)
