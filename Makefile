@@ -36,6 +36,21 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libqgui.a
 HEADERS  = $(wildcard gui-protocol/include/*.h gui-protocol/include/qgui/*.h)
 
+# ---------------------------------------------------------------- common: helpers shared by the programs
+# common/*.c (X error handlers, XTEST injection, the agent command line, signals) in one archive,
+# so that each program (and each test linking libgd.a) pulls only the modules it calls
+COMMON_OBJS = $(patsubst %.c,$(BUILD)/%.o,$(wildcard common/*.c))
+COMMON_LIB  = $(BUILD)/libcommon.a
+
+$(BUILD)/common/%.o: common/%.c common/*.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) -Icommon -c -o $@ $<
+
+$(COMMON_LIB): $(COMMON_OBJS)
+	@echo '  AR      $@'
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # ---------------------------------------------------------------- gui-daemon
 GD_SRCS  = $(filter-out gui-daemon/main.c,$(wildcard gui-daemon/*.c))
 GD_OBJS  = $(GD_SRCS:%.c=$(BUILD)/%.o)
@@ -43,51 +58,50 @@ GD_LIB   = $(BUILD)/libgd.a
 GD_BIN   = $(BUILD)/bin/gui-daemon
 X_LIBS   = -lX11 -lX11-xcb -lxcb -lxcb-shm -lXext -lconfig -lpng
 
-$(BUILD)/gui-daemon/%.o: gui-daemon/%.c gui-daemon/*.h $(HEADERS)
+$(BUILD)/gui-daemon/%.o: gui-daemon/%.c gui-daemon/*.h common/*.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(CC) $(ALL_CFLAGS) -Igui-daemon -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Igui-daemon -Icommon -c -o $@ $<
 
 $(GD_LIB): $(GD_OBJS)
 	@echo '  AR      $@'
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(GD_BIN): $(BUILD)/gui-daemon/main.o $(GD_LIB) $(LIB)
+$(GD_BIN): $(BUILD)/gui-daemon/main.o $(GD_LIB) $(COMMON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(LIBS)
 
 # ---------------------------------------------------------------- guivm-proxy, guivm-export, gui-agent
-# guivm-proxy/proxy*.c -> guivm-proxy; guivm-proxy/export*.c -> guivm-export; guivm-proxy/common*.c in both;
-# gui-agent/*.c -> gui-agent
+# guivm-proxy/proxy*.c -> guivm-proxy; guivm-proxy/export*.c -> guivm-export; gui-agent/*.c -> gui-agent;
+# common/ (libcommon.a) in each
 X_EXTRA   = -lXdamage -lXcomposite -lXrandr -lXfixes -lXtst -lxcb-damage -lxcb-composite -lxcb-randr \
             -lxcb-xfixes -lxcb-xtest
-PX_COMMON = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/common*.c))
 PX_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/proxy*.c))
 EX_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard guivm-proxy/export*.c))
 AG_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gui-agent/*.c))
 
-$(BUILD)/guivm-proxy/%.o: guivm-proxy/%.c $(wildcard guivm-proxy/*.h) $(HEADERS)
+$(BUILD)/guivm-proxy/%.o: guivm-proxy/%.c $(wildcard guivm-proxy/*.h common/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(CC) $(ALL_CFLAGS) -Iguivm-proxy -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Iguivm-proxy -Icommon -c -o $@ $<
 
-$(BUILD)/gui-agent/%.o: gui-agent/%.c $(wildcard gui-agent/*.h guivm-proxy/common*.h) $(HEADERS)
+$(BUILD)/gui-agent/%.o: gui-agent/%.c $(wildcard gui-agent/*.h common/*.h) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(CC) $(ALL_CFLAGS) -Igui-agent -Iguivm-proxy -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Igui-agent -Icommon -c -o $@ $<
 
-$(BUILD)/bin/guivm-proxy: $(PX_OBJS) $(PX_COMMON) $(LIB)
-	@mkdir -p $(dir $@)
-	@echo '  CC      $@'
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
-
-$(BUILD)/bin/guivm-export: $(EX_OBJS) $(PX_COMMON) $(LIB)
+$(BUILD)/bin/guivm-proxy: $(PX_OBJS) $(COMMON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
 
-$(BUILD)/bin/gui-agent: $(AG_OBJS) $(PX_COMMON) $(LIB)
+$(BUILD)/bin/guivm-export: $(EX_OBJS) $(COMMON_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
+
+$(BUILD)/bin/gui-agent: $(AG_OBJS) $(COMMON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(X_LIBS) $(X_EXTRA) $(LIBS)
@@ -131,8 +145,8 @@ $(TLIB): $(TLIB_OBJS)
 	@echo '  AR      $@'
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# unit and Xen tests link the test library and libqgui; gd/ tests also gui-daemon's modules;
-# integration tests (and the rig's own test) the whole rig
+# unit and Xen tests link the test library and libqgui; gd/ tests also gui-daemon's modules and the
+# common/ helpers they call; integration tests (and the rig's own test) the whole rig
 TEST_LINK = $(CC) $(ALL_CFLAGS) -Itests/lib -Igui-protocol/src -Igui-daemon $(ALL_LDFLAGS) -o $@ $< $(1) \
 		$(LIB) $(X_LIBS) $(X_EXTRA) $(LIBS)
 
@@ -141,15 +155,15 @@ $(BUILD)/tests/%: tests/%.c $(LIB) $(TLIB) tests/lib/*.h
 	@echo '  CC      $@'
 	$(Q)$(call TEST_LINK,$(TLIB))
 
-$(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
+$(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(COMMON_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB))
+	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB) $(COMMON_LIB))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(TLIB) tests/lib/*.h
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(COMMON_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB))
+	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB) $(COMMON_LIB))
 
 $(BUILD)/tests/unit/test_rig: tests/unit/test_rig.c $(LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)

@@ -127,9 +127,6 @@ void x11_close(struct agent *a);
 /* Handles the events already queued or readable (at most a few thousand per call). Returns 0. */
 int x11_dispatch(struct agent *a);
 
-/* X errors seen so far (logged at debug level). */
-unsigned long x11_errors(void);
-
 /* ---------------------------------------------------------------- win.c: the window model */
 
 /* Finds a mirrored window by its id, or by its client window. NULL when not mirrored. */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "common_inject.h"
+#include "inject.h"
 #include "qgui/log.h"
 
 int link_open(struct agent *a)

@@ -10,8 +10,9 @@
 #include <xcb/shm.h>
 
 #include "agent.h"
-#include "common_inject.h"
+#include "inject.h"
 #include "qgui/log.h"
+#include "xerr.h"
 
 static const char *const atom_names[A_COUNT] = {
 	"WM_PROTOCOLS", "WM_DELETE_WINDOW", "WM_STATE", "_NET_WM_NAME", "UTF8_STRING", "_NET_WM_STATE",
@@ -19,38 +20,10 @@ static const char *const atom_names[A_COUNT] = {
 	"TARGETS", "TEXT", "INCR", "_QGUI_AGENT_SELECTION",
 };
 
-static unsigned long n_errors;
-static struct agent *io_agent; /* for the I/O error handler, which cannot return */
-
-unsigned long x11_errors(void)
+/* When the display is gone, before exit(1): unshares and removes our sockets. */
+static void on_lost_display(void *agent)
 {
-	return n_errors;
-}
-
-/*
- * Windows of other clients vanish at any moment, so requests about them fail
- * (BadWindow, BadDrawable, BadMatch, BadDamage, ...): that is normal here and
- * must never end the agent (Xlib's default handler exits).
- */
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[80];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	n_errors++;
-	log_debug("X error %u (%s) for request %u.%u, resource 0x%lx", e->error_code, text, e->request_code,
-			e->minor_code, e->resourceid);
-	return 0;
-}
-
-static int on_x_io_error(Display *dpy)
-{
-	(void)dpy;
-	log_error("lost the connection to the X display; exiting");
-	if (io_agent) {
-		link_close(io_agent); /* unshares and removes our sockets */
-	}
-	exit(1);
+	link_close(agent);
 }
 
 static int check_extensions(struct agent *a)
@@ -95,9 +68,8 @@ int x11_open(struct agent *a, const char *display)
 		log_error("cannot open the X display %.64s", display ? display : "(DISPLAY unset)");
 		return -1;
 	}
-	XSetErrorHandler(on_x_error);
-	io_agent = a;
-	XSetIOErrorHandler(on_x_io_error);
+	xerr_install(); /* windows of other clients vanish at any moment: requests about them fail, harmlessly */
+	xerr_on_io_error(on_lost_display, a);
 	a->xcb = XGetXCBConnection(a->dpy);
 	a->root = DefaultRootWindow(a->dpy);
 	if (check_extensions(a) != 0) {
@@ -131,7 +103,7 @@ void x11_close(struct agent *a)
 	}
 	XCompositeUnredirectSubwindows(a->dpy, a->root, CompositeRedirectAutomatic);
 	XSync(a->dpy, False);
-	io_agent = NULL;
+	xerr_on_io_error(NULL, NULL);
 	XCloseDisplay(a->dpy);
 	a->dpy = NULL;
 }

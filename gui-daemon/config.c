@@ -117,6 +117,21 @@ struct ctx {
 	size_t errlen;
 };
 
+static void warn(struct gd_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Keeps a warning for the caller to log (see gd_config.warnings); extra ones are dropped. */
+static void warn(struct gd_config *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->nwarnings == GD_MAX_WARNINGS) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->warnings[c->nwarnings++], sizeof(c->warnings[0]), fmt, ap);
+	va_end(ap);
+}
+
 static enum config_result fail(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static enum config_result fail(struct ctx *x, const char *fmt, ...)
@@ -648,7 +663,7 @@ static enum config_result apply_group(struct ctx *x, struct gd_config *c, const 
 	if (present) {
 		if (iv < MIN_CLIPBOARD_BUFFER_SIZE || iv > MAX_CLIPBOARD_BUFFER_SIZE) {
 			/* qubes-guid: a warning, and the value is ignored */
-			log_error("%s: max_clipboard_size %lld out of range 256..256000, ignored", path, iv);
+			warn(c, "%s: max_clipboard_size %lld out of range 256..256000, ignored", path, iv);
 		} else {
 			c->max_clipboard_size = (uint32_t)iv;
 		}
@@ -741,11 +756,11 @@ static enum config_result load_file(struct ctx *x, struct gd_config *c, const ch
 	/* O_NONBLOCK: a FIFO must not hang us; only regular files are read */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		log_info("cannot open config file %s (%s), using defaults", p, strerror(errno));
+		warn(c, "cannot open config file %s (%s), using defaults", p, strerror(errno));
 		return CONFIG_OK;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_info("config file %s is not a regular file, using defaults", p);
+		warn(c, "config file %s is not a regular file, using defaults", p);
 		close(fd);
 		return CONFIG_OK;
 	}

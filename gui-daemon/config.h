@@ -12,6 +12,7 @@
 
 #define GD_MAX_PROPS 10
 #define GD_MAX_SCREENSAVERS 10
+#define GD_MAX_WARNINGS 4
 
 /* Trayicon rendering (reference 4.6): a base mode plus modifier flags. */
 enum tray_mode { TRAY_BG, TRAY_BORDER1, TRAY_BORDER2, TRAY_TINT };
@@ -74,6 +75,11 @@ struct gd_config {
 	char paste_policy_command[512];    /* paste_policy_command: run with source and target VM names as
 	                                      arguments; exit 0 = allow. "" (default) = allow without asking */
 	char clipboard_dir[256];           /* clipboard_dir / --clipboard-dir: default "/var/run/qubes" */
+
+	/* warnings met while parsing (a missing file, an ignored value), for the caller to log once it
+	   has logged its first line (which names the back-end); at most GD_MAX_WARNINGS are kept */
+	char warnings[GD_MAX_WARNINGS][200];
+	size_t nwarnings;
 };
 
 /* Fills *c with every default above (domid -1, vmname ""). */

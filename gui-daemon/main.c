@@ -1,7 +1,6 @@
 /* main.c: gui-daemon, a drop-in qubes-guid for an unprivileged GUI qube: one process per agent. */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "qgui/log.h"
 #include "qgui/transport.h"
 #include "session.h"
+#include "sigs.h"
 #include "x11.h"
 
 /* Exit statuses (documented in gui-daemon/README.md). */
@@ -22,30 +22,6 @@ enum {
 	EXIT_USAGE = 2,     /* bad command line or configuration */
 	EXIT_VIOLATION = 3, /* the agent broke the protocol */
 };
-
-static volatile sig_atomic_t got_term, got_hup;
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP) {
-		got_hup = 1;
-	} else {
-		got_term = 1;
-	}
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
 
 /*
  * Without -f the process forks, as qubes-guid: the parent waits up to
@@ -88,7 +64,7 @@ static int daemonize(const struct gd_config *cfg)
 static struct transport *connect_agent(const struct gd_config *cfg, enum qgui_backend be, int own)
 {
 	log_info("waiting for the agent of domain %d (vchan port %d)", cfg->domid, QGUI_VCHAN_PORT);
-	while (!got_term) {
+	while (!sigs_stop()) {
 		struct transport *t = transport_client_create(be, own, cfg->domid, QGUI_VCHAN_PORT, 200);
 
 		if (t) {
@@ -123,12 +99,11 @@ static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, 
 		struct pollfd pfd[2];
 		struct proto_msg m;
 
-		if (got_term) {
+		if (sigs_stop()) {
 			end = SESSION_EOF;
 			break;
 		}
-		if (got_hup) {
-			got_hup = 0;
+		if (sigs_take_hup()) {
 			x11_reread_screen(x);
 			session_screen_changed(ref->s);
 		}
@@ -225,7 +200,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_info("starting for domain %d as domain %d, %s back-end", cfg.domid, own, backend_name(be));
-	setup_signals();
+	for (size_t i = 0; i < cfg.nwarnings; i++) {
+		log_info("%s", cfg.warnings[i]);
+	}
+	sigs_setup(SIGS_USR1_STOPS | SIGS_HUP, NULL); /* SIGTERM, SIGINT, SIGUSR1 stop; SIGHUP re-reads the screen */
 	notify_fd = daemonize(&cfg);
 	x = x11_open(&cfg, &session_x11_events, &ref);
 	if (x == NULL) {
@@ -236,7 +214,7 @@ int main(int argc, char **argv)
 		x11_close(x);
 		return EXIT_LOCAL;
 	}
-	while (!got_term) {
+	while (!sigs_stop()) {
 		struct transport *t = connect_agent(&cfg, be, own);
 
 		if (t == NULL) {

@@ -19,6 +19,7 @@
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "x11.h"
+#include "xerr.h"
 
 /* The X side of an image: a segment the server reads, at an offset. */
 struct ximg {
@@ -71,27 +72,6 @@ struct x11 {
 	size_t ndocked;
 	Window tray_owner;
 };
-
-static unsigned long x11_errors;
-
-/* Errors that an agent can provoke (a window it destroyed, a bad size) must not end the daemon. */
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[80];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	x11_errors++;
-	log_debug("X error %u (%s) for request %u.%u, resource 0x%lx", e->error_code, text, e->request_code,
-			e->minor_code, e->resourceid);
-	return 0;
-}
-
-static int on_x_io_error(Display *dpy)
-{
-	(void)dpy;
-	log_error("lost the connection to the X server");
-	exit(1);
-}
 
 /* "0xRRGGBB" or an X colour name into a pixel value of the default colormap. */
 static int resolve_color(struct x11 *x, const char *spec, unsigned long *pixel, uint32_t *rgb)
@@ -221,8 +201,7 @@ struct x11 *x11_open(const struct gd_config *cfg, const struct x11_events *ev, v
 		free(x);
 		return NULL;
 	}
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_x_io_error);
+	xerr_install(); /* errors an agent can provoke (a window it destroyed, a bad size) must not end the daemon */
 	x->xcb = XGetXCBConnection(x->dpy);
 	x->screen = DefaultScreen(x->dpy);
 	x->root = RootWindow(x->dpy, x->screen);

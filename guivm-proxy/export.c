@@ -6,23 +6,23 @@
  * and checked by conn_next(); this file only decides what to do with it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common_inject.h"
+#include "agentcli.h"
 #include "export_region.h"
 #include "export_screen.h"
+#include "inject.h"
 #include "qgui/backend.h"
 #include "qgui/conn.h"
 #include "qgui/dbuf.h"
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "qgui/transport.h"
+#include "sigs.h"
 
 /*
  * The one window's id: 0, the reference daemon's "screen window"
@@ -49,13 +49,6 @@ enum {
 	EXIT_USAGE = 2, /* bad command line */
 };
 
-struct options {
-	int dom0;                   /* -d: the domain of dom0's proxy (vchan client, grantee) */
-	const char *display;        /* --display, else $DISPLAY */
-	enum qgui_backend backend;  /* --transport */
-	int log_level;
-};
-
 /* One connection of dom0's proxy, from handshake to disconnect. */
 struct session {
 	struct conn *conn;
@@ -69,7 +62,7 @@ struct session {
 };
 
 struct exporter {
-	struct options opt;
+	struct agentcli_opts opt;   /* opt.domid: the domain of dom0's proxy (vchan client, grantee) */
 	enum qgui_backend be;
 	int own;
 	struct export_screen *scr;
@@ -83,130 +76,23 @@ struct exporter {
 	int status;             /* the exit status once the loop stops */
 };
 
-static volatile sig_atomic_t got_term;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	got_term = 1;
-}
-
-/* No SA_RESTART: poll() returns EINTR, so a signal is seen at once. */
-static void setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* ----------------------------------------------------------------- command line */
 
-static void usage(FILE *f)
-{
-	fputs("usage: guivm-export -d DOM0_DOMID [options]\n"
-	      "Exports the whole screen of one X display to dom0 as one full-screen window, through\n"
-	      "the Qubes GUI protocol (agent role), for guivm-proxy or qubes-guid in dom0.\n"
-	      "\n"
-	      "  -d, --domid=ID           domain of dom0's viewer (normally 0), 0..32751 (required)\n"
-	      "      --display=NAME       the X display to export (default: $DISPLAY)\n"
-	      "      --transport=xen|socket|auto  vchan and grant back-end (default auto)\n"
-	      "  -v, --verbose            more logging (repeatable; levels 0..2, default 1)\n"
-	      "  -q, --quiet              less logging (repeatable)\n"
-	      "  -h, --help               this text\n"
-	      "      --version            the program and protocol version\n"
-	      "\n"
-	      "Own domain id: $VCHAN_DOMAIN (default 0). Socket back-end directory: $VCHAN_SOCKET_DIR\n"
-	      "(default /var/run/vchan). Exit status: 0 after SIGTERM/SIGINT, 1 on a local failure,\n"
-	      "2 on a bad command line.\n",
-			f);
-}
-
-/* Parses argv into *o. Returns -1 to exit 0 (help, version), 0 to run, or EXIT_USAGE after one line on stderr. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	enum { OPT_DISPLAY = 256, OPT_TRANSPORT, OPT_VERSION };
-	static const struct option longs[] = {
-		{ "domid", required_argument, NULL, 'd' },
-		{ "display", required_argument, NULL, OPT_DISPLAY },
-		{ "transport", required_argument, NULL, OPT_TRANSPORT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool have_domid = false;
-	int c;
-
-	*o = (struct options){ .dom0 = 0, .display = NULL, .backend = QGUI_BACKEND_AUTO, .log_level = LOG_LVL_INFO };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:vqh", longs, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (have_domid) {
-				fprintf(stderr, "guivm-export: -d given twice\n");
-				return EXIT_USAGE;
-			}
-			if (backend_parse_domid(optarg, &o->dom0) != 0) {
-				fprintf(stderr, "guivm-export: -d: \"%.40s\" is not a domain id (0..%d)\n", optarg,
-						QGUI_DOMID_LIMIT - 1);
-				return EXIT_USAGE;
-			}
-			have_domid = true;
-			break;
-		case OPT_DISPLAY:
-			if (optarg[0] == '\0') {
-				fprintf(stderr, "guivm-export: --display: empty display name\n");
-				return EXIT_USAGE;
-			}
-			o->display = optarg;
-			break;
-		case OPT_TRANSPORT:
-			if (backend_parse(optarg, &o->backend) != 0) {
-				fprintf(stderr, "guivm-export: --transport: \"%.40s\" is not xen, socket or auto\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			o->log_level++;
-			break;
-		case 'q':
-			o->log_level--;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case OPT_VERSION:
-			printf("guivm-export, Qubes GUI protocol %d.%d\n", QUBES_GUID_PROTOCOL_VERSION_MAJOR,
-					QUBES_GUID_PROTOCOL_VERSION_MINOR);
-			return -1;
-		case ':':
-			fprintf(stderr, "guivm-export: option %.60s needs a value (try --help)\n", argv[optind - 1]);
-			return EXIT_USAGE;
-		case '?':
-		default:
-			if (optopt && optopt < 256) {
-				fprintf(stderr, "guivm-export: unknown option -%c (try --help)\n", optopt);
-			} else {
-				fprintf(stderr, "guivm-export: unknown option %.60s (try --help)\n", argv[optind - 1]);
-			}
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "guivm-export: unexpected argument \"%.60s\" (try --help)\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (!have_domid) {
-		fprintf(stderr, "guivm-export: -d DOM0_DOMID is required (try --help)\n");
-		return EXIT_USAGE;
-	}
-	return 0;
-}
+static const char usage[] = "usage: guivm-export -d DOM0_DOMID [options]\n"
+	"Exports the whole screen of one X display to dom0 as one full-screen window, through\n"
+	"the Qubes GUI protocol (agent role), for guivm-proxy or qubes-guid in dom0.\n"
+	"\n"
+	"  -d, --domid=ID           domain of dom0's viewer (normally 0), 0..32751 (required)\n"
+	"      --display=NAME       the X display to export (default: $DISPLAY)\n"
+	"      --transport=xen|socket|auto  vchan and grant back-end (default auto)\n"
+	"  -v, --verbose            more logging (repeatable; levels 0..2, default 1)\n"
+	"  -q, --quiet              less logging (repeatable)\n"
+	"  -h, --help               this text\n"
+	"      --version            the program and protocol version\n"
+	"\n"
+	"Own domain id: $VCHAN_DOMAIN (default 0). Socket back-end directory: $VCHAN_SOCKET_DIR\n"
+	"(default /var/run/vchan). Exit status: 0 after SIGTERM/SIGINT, 1 on a local failure,\n"
+	"2 on a bad command line.\n";
 
 /* "<hostname> desktop", printable ASCII only, as the title of the window. */
 static void make_title(char out[128])
@@ -537,8 +423,8 @@ static int end_session(struct exporter *e)
 	/* a Xen server whose reset failed is useless: make a new one */
 	transport_destroy(e->t);
 	e->t = NULL;
-	while (!got_term) {
-		e->t = transport_server_create(e->be, e->own, e->opt.dom0, QGUI_VCHAN_PORT, RING_SIZE);
+	while (!sigs_stop()) {
+		e->t = transport_server_create(e->be, e->own, e->opt.domid, QGUI_VCHAN_PORT, RING_SIZE);
 		if (e->t) {
 			log_info("waiting for dom0 to connect again");
 			return 0;
@@ -629,31 +515,33 @@ static int turn(struct exporter *e)
 
 int main(int argc, char **argv)
 {
+	static const struct agentcli_prog cli = { .name = "guivm-export", .domid_arg = "DOM0_DOMID", .usage = usage,
+		.version = "guivm-export" };
 	static struct exporter ex;
 	struct exporter *e = &ex;
 	const struct export_stats *st;
 	int rc;
 
 	log_init("guivm-export", "dom0");
-	rc = parse_args(argc, argv, &e->opt);
-	if (rc != 0) {
-		return rc < 0 ? EXIT_OK : rc;
+	rc = agentcli_parse(&cli, argc, argv, &e->opt);
+	if (rc >= 0) {
+		return rc;
 	}
 	log_set_level(e->opt.log_level);
 	if (backend_own_domid(&e->own) != 0) {
 		fprintf(stderr, "guivm-export: VCHAN_DOMAIN is not a valid domain id\n");
 		return EXIT_USAGE;
 	}
-	if (e->own == e->opt.dom0) {
+	if (e->own == e->opt.domid) {
 		fprintf(stderr, "guivm-export: own domain (VCHAN_DOMAIN=%d) equals -d %d: set VCHAN_DOMAIN to this "
-				"GUI qube's domain id\n", e->own, e->opt.dom0);
+				"GUI qube's domain id\n", e->own, e->opt.domid);
 		return EXIT_USAGE;
 	}
 	e->be = backend_resolve(e->opt.backend);
 	log_info("starting: exporting display %s to domain %d as domain %d, %s back-end",
-			e->opt.display ? e->opt.display : (getenv("DISPLAY") ? getenv("DISPLAY") : "(none)"), e->opt.dom0,
+			e->opt.display ? e->opt.display : (getenv("DISPLAY") ? getenv("DISPLAY") : "(none)"), e->opt.domid,
 			e->own, backend_name(e->be));
-	setup_signals();
+	sigs_setup(0, NULL);
 	make_title(e->title);
 	e->scr = export_screen_open(e->opt.display);
 	if (e->scr == NULL) {
@@ -665,14 +553,14 @@ int main(int argc, char **argv)
 	}
 	cleanup_e = e;
 	atexit(cleanup);
-	e->owner = grant_owner_create(e->be, e->own, e->opt.dom0);
-	e->t = e->owner ? transport_server_create(e->be, e->own, e->opt.dom0, QGUI_VCHAN_PORT, RING_SIZE) : NULL;
+	e->owner = grant_owner_create(e->be, e->own, e->opt.domid);
+	e->t = e->owner ? transport_server_create(e->be, e->own, e->opt.domid, QGUI_VCHAN_PORT, RING_SIZE) : NULL;
 	if (e->t == NULL) {
 		export_screen_close(e->scr);
 		return EXIT_LOCAL;
 	}
-	log_info("waiting for dom0 (domain %d) to connect", e->opt.dom0);
-	while (!got_term) {
+	log_info("waiting for dom0 (domain %d) to connect", e->opt.domid);
+	while (!sigs_stop()) {
 		if (turn(e) != 0) {
 			break;
 		}

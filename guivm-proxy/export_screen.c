@@ -18,6 +18,7 @@
 #include "export_screen.h"
 #include "qgui/log.h"
 #include "qubes-gui-protocol.h"
+#include "xerr.h"
 
 /* Share segments kept attached: the two buffers of one size, plus two of a size being retired. */
 #define SEG_CACHE 4
@@ -52,28 +53,6 @@ struct export_screen {
 	uint32_t refused_w, refused_h; /* the last size refused (logged once) */
 	struct export_stats stats;
 };
-
-static unsigned long x_errors; /* counted by the error handler, read around RandR calls */
-
-/* Errors (a window gone, a request refused) are logged and survived: the export never exits on them. */
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[80];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	x_errors++;
-	log_debug("X error %u (%s) for request %u.%u, resource 0x%lx", e->error_code, text, e->request_code,
-			e->minor_code, e->resourceid);
-	return 0;
-}
-
-/* Xlib calls this only when the connection itself is gone; it must not return. exit() runs main's cleanup. */
-static int on_x_io_error(Display *dpy)
-{
-	(void)dpy;
-	log_error("lost the connection to the X server");
-	exit(1);
-}
 
 /* Reads the root size; true when it changed. */
 static bool read_size(struct export_screen *s)
@@ -135,8 +114,7 @@ struct export_screen *export_screen_open(const char *name)
 		free(s);
 		return NULL;
 	}
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_x_io_error);
+	xerr_install(); /* errors are survived; a lost server exits 1, which runs main's atexit cleanup */
 	s->xcb = XGetXCBConnection(s->dpy);
 	screen = DefaultScreen(s->dpy);
 	s->root = RootWindow(s->dpy, screen);
@@ -371,10 +349,10 @@ int export_screen_set_size(struct export_screen *s, uint32_t w, uint32_t h)
 	mmh = DisplayHeightMM(s->dpy, DefaultScreen(s->dpy));
 	mmw = s->root_w && mmw > 0 ? (int)((int64_t)mmw * w / s->root_w) : (int)(w * 254 / 960);
 	mmh = s->root_h && mmh > 0 ? (int)((int64_t)mmh * h / s->root_h) : (int)(h * 254 / 960);
-	errors = x_errors;
+	errors = xerr_count();
 	mode = crtc != None ? find_or_make_mode(s, res, out, w, h) : None;
 	XSync(s->dpy, False);
-	if (crtc != None && (mode == None || x_errors != errors)) {
+	if (crtc != None && (mode == None || xerr_count() != errors)) {
 		XRRFreeScreenResources(res);
 		return refuse(s, w, h, "RandR refused a mode of that size");
 	}
@@ -400,7 +378,7 @@ int export_screen_set_size(struct export_screen *s, uint32_t w, uint32_t h)
 	XRRFreeScreenResources(res);
 	read_size(s);
 	if (s->root_w != w || s->root_h != h) {
-		snprintf(why, sizeof(why), "RandR refused it (%lu X errors)", x_errors - errors);
+		snprintf(why, sizeof(why), "RandR refused it (%lu X errors)", xerr_count() - errors);
 		return refuse(s, w, h, why);
 	}
 	log_info("display %s is now %ux%u", s->name, w, h);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "proxy.h"
 #include "qgui/log.h"
+#include "sigs.h"
 
 /* Exit statuses (guivm-proxy/README.md). */
 enum {
@@ -26,17 +26,6 @@ enum {
 #define PROBE_MS 100    /* while waiting for the exporter: a connection attempt this often ... */
 #define PROBE_FAST 50   /* ... for this many attempts, then */
 #define PAUSE_MS 1000   /* every second; also the pause after a violation */
-
-static volatile sig_atomic_t got_term, got_hup;
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP) {
-		got_hup = 1;
-	} else {
-		got_term = 1;
-	}
-}
 
 /* ---------------------------------------------------------------- command line */
 
@@ -285,7 +274,7 @@ static int run(struct proxy *p, const sigset_t *unblocked)
 	int status = EXIT_OK;
 
 	log_info("waiting for %s (domain %d)", p->o->name, p->o->domid);
-	while (!got_term) {
+	while (!sigs_stop()) {
 		struct pollfd pfd[2] = { { pxx_fd(p->x), POLLIN, 0 }, { -1, 0, 0 } };
 		struct timespec wait;
 		bool more = false;
@@ -303,8 +292,7 @@ static int run(struct proxy *p, const sigset_t *unblocked)
 			}
 		}
 		xr = pxx_dispatch(p->x);
-		if (got_hup) {
-			got_hup = 0; /* re-read the screen: as a RandR change (the configure is sent again) */
+		if (sigs_take_hup()) { /* re-read the screen: as a RandR change (the configure is sent again) */
 			xr |= pxx_rescan(p->x) | PXX_SCREEN;
 		}
 		if (xr & PXX_EXIT) {
@@ -342,11 +330,9 @@ static int run(struct proxy *p, const sigset_t *unblocked)
 
 int main(int argc, char **argv)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct px_opts o;
 	struct proxy p = { .o = &o };
-	struct sigaction sa;
-	sigset_t block, unblocked;
+	sigset_t unblocked;
 	bool usage_error;
 	int rc, own = 0;
 
@@ -361,19 +347,7 @@ int main(int argc, char **argv)
 		log_error("VCHAN_DOMAIN is not a valid domain id");
 		return EXIT_USAGE;
 	}
-	/* handled only inside ppoll(): blocked everywhere else */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&block);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigaction(sigs[i], &sa, NULL);
-		sigaddset(&block, sigs[i]);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_BLOCK, &block, &unblocked);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigdelset(&unblocked, sigs[i]);
-	}
+	sigs_setup(SIGS_HUP, &unblocked); /* handled only inside ppoll(): blocked everywhere else */
 
 	p.x = pxx_open(&o, &events, &p, &usage_error);
 	if (p.x == NULL) {

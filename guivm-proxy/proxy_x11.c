@@ -17,6 +17,7 @@
 
 #include "proxy.h"
 #include "qgui/log.h"
+#include "xerr.h"
 
 struct pximg {
 	struct grant_mapping *g;
@@ -44,26 +45,6 @@ struct pxx {
 	bool esc_down;      /* the escape key is held: auto-repeat does not toggle again */
 	bool shown, waiting;
 };
-
-static unsigned long x_errors;
-
-/* Errors are logged and survived: a resize race or a stale id must never end dom0's view. */
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-	char text[80];
-
-	XGetErrorText(dpy, e->error_code, text, sizeof(text));
-	x_errors++;
-	log_info("X error %u (%s) for request %u.%u", e->error_code, text, e->request_code, e->minor_code);
-	return 0;
-}
-
-static int on_x_io_error(Display *dpy)
-{
-	(void)dpy;
-	log_error("lost the connection to the X server");
-	exit(1);
-}
 
 /* The label colour: "0xRRGGBB" (qubes-guid's -c) or anything XParseColor takes. */
 static bool resolve_color(struct pxx *x, unsigned long *pixel)
@@ -135,7 +116,7 @@ static int grab_escape(struct pxx *x)
 	}
 	ignore = (LockMask | modifier_of(x->dpy, XK_Num_Lock) | modifier_of(x->dpy, XK_Scroll_Lock)) & ~mods;
 	XSync(x->dpy, False);
-	before = x_errors;
+	before = xerr_count();
 	for (unsigned sub = ignore;; sub = (sub - 1) & ignore) {
 		XGrabKey(x->dpy, x->esc_code, mods | sub, x->root, False, GrabModeAsync, GrabModeAsync);
 		if (sub == 0) {
@@ -143,7 +124,7 @@ static int grab_escape(struct pxx *x)
 		}
 	}
 	XSync(x->dpy, False);
-	return x_errors == before ? 0 : -EBUSY;
+	return xerr_count() == before ? 0 : -EBUSY;
 }
 
 static void show(struct pxx *x, bool on)
@@ -323,8 +304,7 @@ struct pxx *pxx_open(const struct px_opts *o, const struct pxx_events *ev, void 
 		free(x);
 		return NULL;
 	}
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_x_io_error);
+	xerr_install(); /* errors are survived: a resize race or a stale id must never end dom0's view */
 	x->xcb = XGetXCBConnection(x->dpy);
 	x->root = DefaultRootWindow(x->dpy);
 	x->root_w = DisplayWidth(x->dpy, DefaultScreen(x->dpy));

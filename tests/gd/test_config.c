@@ -964,15 +964,19 @@ static void file_unreadable(void)
 	char err[256];
 	char path[300];
 
-	/* missing file: only a warning, defaults */
+	/* missing file: only a warning (kept for the caller to log), defaults */
 	T_EQ(PARSE(&c, "-d", "5", "-N", "work", "-C", nofile()), CONFIG_OK);
 	check_file_defaults(&c);
 	if (!test_ok()) {
 		return;
 	}
+	T_EQ(c.nwarnings, 1);
+	T_ASSERT(strstr(c.warnings[0], "cannot open config file") != NULL);
 	/* a directory */
 	T_EQ(PARSE(&c, "-d", "5", "-N", "work", "-C", test_tmpdir()), CONFIG_OK);
 	check_file_defaults(&c);
+	T_EQ(c.nwarnings, 1);
+	T_ASSERT(strstr(c.warnings[0], "not a regular file") != NULL);
 	if (!test_ok()) {
 		return;
 	}

@@ -1,9 +1,9 @@
-/* common_inject.c: XTEST injection of protocol input events (shared by guivm-export and gui-agent). */
+/* inject.c: XTEST injection of protocol input events (shared by guivm-export and gui-agent). */
 #include <string.h>
 
 #include <X11/extensions/XTest.h>
 
-#include "common_inject.h"
+#include "inject.h"
 
 int inject_supported(Display *dpy)
 {

@@ -1,6 +1,6 @@
-/* common_inject.h: input from a GUI daemon injected into an X display with XTEST (guivm-export, gui-agent). */
-#ifndef COMMON_INJECT_H
-#define COMMON_INJECT_H
+/* inject.h: input from a GUI daemon injected into an X display with XTEST (guivm-export, gui-agent). */
+#ifndef INJECT_H
+#define INJECT_H
 
 #include <X11/Xlib.h>
 
@@ -18,7 +18,7 @@
  */
 int inject_event(Display *dpy, const struct proto_msg *m, int ox, int oy);
 
-/* True when the display has XTEST 2.2 or later. */
+/* 1 when the display has XTEST 2.2 or later, else 0. */
 int inject_supported(Display *dpy);
 
 #endif
