@@ -1,7 +1,10 @@
 /* tests/lib/test.c: the harness behind test.h. */
 #include <errno.h>
 #include <ftw.h>
+#include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +75,52 @@ const char *test_tmpdir(void)
 	return tmpdir;
 }
 
+/*
+ * Kills every process whose parent is this one. With PR_SET_CHILD_SUBREAPER that includes the
+ * orphans of what the cases started (a daemon's forked child after its parent exited), so a
+ * failing case never leaves a process behind.
+ */
+static void kill_leftovers(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char path[64], line[256];
+
+	while (d && (e = readdir(d)) != NULL) {
+		FILE *f;
+		long pid = strtol(e->d_name, NULL, 10), ppid = -1;
+
+		if (pid <= 1) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "PPid:", 5) == 0) {
+				ppid = strtol(line + 5, NULL, 10);
+				break;
+			}
+		}
+		if (f) {
+			fclose(f);
+		}
+		if (ppid == (long)getpid()) {
+			kill((pid_t)pid, SIGKILL);
+		}
+	}
+	if (d) {
+		closedir(d);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0) {
+	}
+}
+
 int test_main(int argc, char **argv, const struct test_case *cases, size_t ncases)
 {
 	int passed = 0, failed = 0;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	atexit(kill_leftovers); /* after main's own clean-up, before the temporary directory goes */
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -88,7 +88,7 @@ static char **make_env(char *const env[])
 
 /*
  * In the child, before exec: dies with the parent (PR_SET_PDEATHSIG; a killed test leaves
- * no process behind), default signal state, output to log_path, keep_fd (if >= 0) moved
+ * no process behind), its own process group, default signal state, output to log_path, keep_fd (if >= 0) moved
  * to fd 3 and every other descriptor above 2 closed. Only async-signal-safe calls.
  */
 static void child_setup(pid_t parent, const char *log_path, int keep_fd)
@@ -99,6 +99,8 @@ static void child_setup(pid_t parent, const char *log_path, int keep_fd)
 	if (getppid() != parent) {
 		_exit(127); /* the parent died before prctl took effect */
 	}
+	/* a group of its own: a terminal's Ctrl-C reaches only the parent, which stops its children in order */
+	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL); /* the harness ignores it, and ignored signals survive exec */
