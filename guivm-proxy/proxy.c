@@ -343,6 +343,12 @@ int main(int argc, char **argv)
 	}
 	log_init("guivm-proxy", o.print_layout ? NULL : o.name);
 	log_set_level(o.log_level);
+	/*
+	 * A grant lookup blocks the loop, escape key included, until the GUI qube
+	 * answers. Honest answers take microseconds; 1 s (not gntemu's 5 s) bounds
+	 * how long a GUI qube that stalls can keep dom0 from its escape key.
+	 */
+	setenv("GNTEMU_TIMEOUT_MS", "1000", 0);
 	if (!o.print_layout && backend_own_domid(&own) != 0) {
 		log_error("VCHAN_DOMAIN is not a valid domain id");
 		return EXIT_USAGE;
