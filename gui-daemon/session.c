@@ -511,6 +511,10 @@ static enum session_end on_flags(struct session *s, const struct proto_msg *m, s
 	if (m->u.flags.unset & WINDOW_FLAG_FULLSCREEN) {
 		w->fullscreen_requested = false;
 	}
+	if (!w->mapped) {
+		/* written as the window's initial state: the agent knows it, so it is not reported back at map */
+		w->flags_state = (w->flags_state | m->u.flags.set) & ~m->u.flags.unset;
+	}
 	x11_win_flags(s->x, w, m->u.flags.set, m->u.flags.unset);
 	return SESSION_RUNNING;
 }

@@ -140,15 +140,24 @@ static void fullscreen_is_maximise(void)
 	T_ASSERT(has_state(w, "_NET_WM_STATE_MAXIMIZED_HORZ"));
 	T_ASSERT(has_state(w, "_NET_WM_STATE_DEMANDS_ATTENTION"));
 	T_ASSERT(!has_state(w, "_NET_WM_STATE_FULLSCREEN"));
-	/* mapped: when the window manager maximises it, the agent hears "fullscreen" */
+	/* the request the agent made before mapping is not echoed back to it when the window maps */
 	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_MAP, .window = 0x40 }), 0);
 	T_EQ(tagent_expect_win(f.a, MSG_MAP, 0x40, T_MS, &m), 0);
+	/* mapped: the agent asks for fullscreen; when the window manager maximises it, the agent hears "fullscreen" */
+	T_EQ(tagent_create(f.a, 0x43, 10, 10, 100, 100, false, NULL, true), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_MAP, 0x43, T_MS, &m), 0);
+	w = xrig_find_vm_window(dpy, "work", 0x43, T_MS);
+	T_ASSERT(w != None);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x43,
+					  .u.flags = { WINDOW_FLAG_FULLSCREEN, 0 } }), 0);
+	T_EQ(barrier(&f), 0);
 	st[0] = XInternAtom(dpy, "_NET_WM_STATE_MAXIMIZED_VERT", False);
 	st[1] = XInternAtom(dpy, "_NET_WM_STATE_MAXIMIZED_HORZ", False);
 	XChangeProperty(dpy, w, XInternAtom(dpy, "_NET_WM_STATE", False), XA_ATOM, 32, PropModeReplace,
 			(unsigned char *)st, 2);
 	XSync(dpy, False);
-	T_EQ(tagent_expect_win(f.a, MSG_WINDOW_FLAGS, 0x40, T_MS, &m), 0);
+	T_EQ(tagent_expect(f.a, MSG_WINDOW_FLAGS, T_MS, &m), 0);
+	T_EQ(m.window, 0x43); /* nothing for 0x40, whose state did not change */
 	T_EQ_U(m.u.flags.set, WINDOW_FLAG_FULLSCREEN);
 	T_EQ(m.u.flags.unset, 0);
 	gdfix_stop(&f);
