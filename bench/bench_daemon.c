@@ -20,23 +20,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Waits until the daemon has processed every message sent so far (and synced X): a CREATE/DESTROY round trip. */
-static int barrier(struct fixture *f, uint32_t *id)
-{
-	struct proto_msg m;
-
-	(*id)++;
-	if (tagent_create(f->a, *id, 0, 0, 1, 1, false, NULL, false) != 0 ||
-			tagent_send(f->a, &(struct proto_msg){ .type = MSG_DESTROY, .window = *id }) != 0) {
-		return -1;
-	}
-	return tagent_expect_win(f->a, MSG_DESTROY, *id, 10000, &m);
-}
-
 /* Damage updates per second for n updates of rw x rh rectangles spread over the window. */
 static double run(struct fixture *f, int n, int rw, int rh)
 {
-	uint32_t id = 0x100000;
 	double t0 = now_s();
 
 	for (int i = 0; i < n; i++) {
@@ -47,11 +33,11 @@ static double run(struct fixture *f, int n, int rw, int rh)
 					      .u.shmimage = { x, y, rw, rh } }) != 0) {
 			return -1;
 		}
-		if (i % 16 == 15 && barrier(f, &id) != 0) {
+		if (i % 16 == 15 && gdfix_barrier(f) != 0) {
 			return -1;
 		}
 	}
-	if (barrier(f, &id) != 0) {
+	if (gdfix_barrier(f) != 0) {
 		return -1;
 	}
 	return n / (now_s() - t0);

@@ -16,17 +16,6 @@
 #define LABEL GDFIX_LABEL
 #define T_MS GDFIX_MS
 
-static int barrier(struct fixture *f)
-{
-	struct proto_msg m;
-
-	if (tagent_create(f->a, 0xbabe, 0, 0, 1, 1, false, NULL, false) != 0 ||
-			tagent_send(f->a, &(struct proto_msg){ .type = MSG_DESTROY, .window = 0xbabe }) != 0) {
-		return -1;
-	}
-	return tagent_expect_win(f->a, MSG_DESTROY, 0xbabe, T_MS, &m);
-}
-
 static const char *write_conf(const char *name, const char *body)
 {
 	static char path[512];
@@ -53,7 +42,7 @@ static void extra_props_and_title_prefix(void)
 
 	T_EQ(gdfix_start(&f, NULL, opts), 0);
 	T_EQ(tagent_create(f.a, 0x10, 10, 10, 40, 40, false, "editor", false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x10, T_MS);
 	T_ASSERT(w != None);
 	T_EQ(xrig_get_string(dpy, w, "_NET_WM_NAME", s, sizeof(s)), 0);
@@ -76,7 +65,7 @@ static void utf8_titles(void)
 
 	T_EQ(gdfix_start(&f, NULL, NULL), 0);
 	T_EQ(tagent_create(f.a, 0x20, 10, 10, 40, 40, false, "caf\xc3\xa9 \xe2\x80\xa6", false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x20, T_MS);
 	T_EQ(xrig_get_string(dpy, w, "_NET_WM_NAME", s, sizeof(s)), 0);
 	T_STR(s, "caf__ ...");
@@ -84,7 +73,7 @@ static void utf8_titles(void)
 
 	T_EQ(gdfix_start(&f, NULL, utf8), 0);
 	T_EQ(tagent_create(f.a, 0x21, 10, 10, 40, 40, false, "caf\xc3\xa9 \xe2\x80\xa6 \xed\xa0\x80", false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x21, T_MS);
 	T_EQ(xrig_get_string(dpy, w, "_NET_WM_NAME", s, sizeof(s)), 0);
 	T_STR(s, "caf\xc3\xa9 \xe2\x80\xa6 ___"); /* a surrogate is not valid UTF-8 */
@@ -115,7 +104,7 @@ static void icon_from_png(void)
 	T_ASSERT(png_image_write_to_file(&img, path, 0, px, 0, NULL));
 	T_EQ(gdfix_start(&f, NULL, opts), 0);
 	T_EQ(tagent_create(f.a, 0x30, 10, 10, 40, 40, false, NULL, false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x30, T_MS);
 	T_EQ(xrig_get_cardinals(dpy, w, "_NET_WM_ICON", v, 4, &format), 4);
 	T_EQ(v[0], 16);
@@ -180,7 +169,7 @@ static void menus_stay_below_screen_locker(void)
 	T_EQ(tagent_create(f.a, 0x50, 480, 480, 60, 60, true, NULL, true), 0);
 	T_EQ(tagent_fill(f.a, 0x50, 60, 60, 0x00ffff), 0);
 	T_EQ(tagent_expect_win(f.a, MSG_WINDOW_DUMP_ACK, 0x50, T_MS, &(struct proto_msg){ 0 }), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	/* the VM's menu is mapped but stays under the locker */
 	T_ASSERT(xrig_viewable(dpy, xrig_find_vm_window(dpy, "work", 0x50, T_MS)));
 	T_EQ(xrig_root_pixel(dpy, 500, 500), 0x8000ff);
@@ -229,7 +218,7 @@ static void sighup_rereads_and_continues(void)
 	T_EQ(tagent_fill(f.a, 0x70, 80, 60, 0x135724), 0);
 	T_ASSERT(xrig_wait_pixel(dpy, 120, 620, 0x135724, T_MS));
 	T_EQ(kill(f.daemon, SIGHUP), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	T_EQ(tagent_fill(f.a, 0x70, 80, 60, 0x246813), 0);
 	T_ASSERT(xrig_wait_pixel(dpy, 120, 620, 0x246813, T_MS));
 	T_EQ(xrig_root_pixel(dpy, 99, 620), LABEL);

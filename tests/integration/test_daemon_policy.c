@@ -24,18 +24,6 @@ static bool frame_or(Window w)
 	return XGetWindowAttributes(dpy, w, &a) && a.override_redirect;
 }
 
-/* Waits until the daemon has handled everything sent so far: a CREATE then DESTROY round trip. */
-static int barrier(struct fixture *f)
-{
-	struct proto_msg m;
-
-	if (tagent_create(f->a, 0xbabe, 0, 0, 1, 1, false, NULL, false) != 0 ||
-			tagent_send(f->a, &(struct proto_msg){ .type = MSG_DESTROY, .window = 0xbabe }) != 0) {
-		return -1;
-	}
-	return tagent_expect_win(f->a, MSG_DESTROY, 0xbabe, T_MS, &m);
-}
-
 static void or_menu_has_border(void)
 {
 	struct fixture f;
@@ -64,7 +52,7 @@ static void or_refused_when_huge_or_disabled(void)
 	/* 1000x740 covers over 90 % of 1024x768 */
 	T_EQ(tagent_create(f.a, 0x20, 0, 0, 1000, 740, true, NULL, false), 0);
 	T_EQ(tagent_create(f.a, 0x21, 0, 0, 900, 700, true, NULL, false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x20, T_MS);
 	T_ASSERT(w != None && !frame_or(w));
 	w = xrig_find_vm_window(dpy, "work", 0x21, T_MS);
@@ -73,7 +61,7 @@ static void or_refused_when_huge_or_disabled(void)
 
 	T_EQ(gdfix_start(&f, NULL, disabled), 0);
 	T_EQ(tagent_create(f.a, 0x22, 0, 0, 20, 20, true, NULL, false), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x22, T_MS);
 	T_ASSERT(w != None && !frame_or(w));
 	gdfix_stop(&f);
@@ -100,7 +88,7 @@ static void or_forced_on_screen(void)
 	T_EQ(xrig_root_pixel(dpy, GDFIX_SCREEN_W - 1, GDFIX_SCREEN_H - 1), LABEL);
 	/* a window entirely off-screen is left where it is */
 	T_EQ(tagent_create(f.a, 0x31, 3000, 3000, 50, 50, true, NULL, true), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x31, T_MS);
 	T_EQ(xrig_geometry(dpy, w, &x, &y, &ww, &hh), 0);
 	T_EQ(x, 2998);
@@ -133,7 +121,7 @@ static void fullscreen_is_maximise(void)
 	T_EQ(gdfix_start(&f, NULL, NULL), 0);
 	T_EQ(tagent_create(f.a, 0x40, 10, 10, 100, 100, false, NULL, false), 0);
 	T_EQ(tagent_send(f.a, &m), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x40, T_MS);
 	T_ASSERT(w != None);
 	T_ASSERT(has_state(w, "_NET_WM_STATE_MAXIMIZED_VERT"));
@@ -150,7 +138,7 @@ static void fullscreen_is_maximise(void)
 	T_ASSERT(w != None);
 	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x43,
 					  .u.flags = { WINDOW_FLAG_FULLSCREEN, 0 } }), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	st[0] = XInternAtom(dpy, "_NET_WM_STATE_MAXIMIZED_VERT", False);
 	st[1] = XInternAtom(dpy, "_NET_WM_STATE_MAXIMIZED_HORZ", False);
 	XChangeProperty(dpy, w, XInternAtom(dpy, "_NET_WM_STATE", False), XA_ATOM, 32, PropModeReplace,
@@ -181,7 +169,7 @@ static void real_fullscreen_when_allowed(void)
 	T_EQ(tagent_create(f.a, 0x41, 10, 10, 100, 100, false, NULL, false), 0);
 	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x41,
 					  .u.flags = { WINDOW_FLAG_FULLSCREEN, 0 } }), 0);
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x41, T_MS);
 	T_ASSERT(has_state(w, "_NET_WM_STATE_FULLSCREEN"));
 	gdfix_stop(&f);
@@ -207,7 +195,7 @@ static void hints_filtered_and_sized_for_frame(void)
 		memcpy(raw, v, sizeof(raw));
 		T_EQ(tagent_send_raw(f.a, raw, sizeof(raw)), 0);
 	}
-	T_EQ(barrier(&f), 0);
+	T_EQ(gdfix_barrier(&f), 0);
 	w = xrig_find_vm_window(dpy, "work", 0x50, T_MS);
 	T_ASSERT(XGetWMNormalHints(dpy, w, &sh, &supplied));
 	T_EQ(sh.flags & (PAspect | PWinGravity), 0);

@@ -96,6 +96,19 @@ int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *co
 	return 0;
 }
 
+int gdfix_barrier(struct fixture *f)
+{
+	static uint32_t next = 0x7ff00000;
+	uint32_t id = next++;
+	struct proto_msg m;
+
+	if (tagent_create(f->a, id, 0, 0, 1, 1, false, NULL, false) != 0 ||
+			tagent_send(f->a, &(struct proto_msg){ .type = MSG_DESTROY, .window = id }) != 0) {
+		return -1;
+	}
+	return tagent_expect_win(f->a, MSG_DESTROY, id, 2 * GDFIX_MS, &m);
+}
+
 void gdfix_stop(struct fixture *f)
 {
 	if (f->daemon > 0) {

@@ -43,6 +43,13 @@ struct gdfix_opts {
  */
 int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra);
 
+/*
+ * Waits until the daemon has handled every message the agent sent so far and
+ * synced X: a CREATE then DESTROY of a scratch window (ids from 0x7ff00000 up),
+ * whose DESTROY echo the daemon sends after XSync. 0, or -1 on timeout.
+ */
+int gdfix_barrier(struct fixture *f);
+
 /* Stops the daemon (by pid) and the agent. */
 void gdfix_stop(struct fixture *f);
 
