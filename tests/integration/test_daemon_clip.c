@@ -290,32 +290,53 @@ static void tray_icon_docked_and_tinted(void)
 	XSync(dpy, False);
 }
 
-static void tray_border_mode(void)
+/*
+ * One docked 16x16 icon in tray mode `mode`: its background (top-left pixel) is bg, a 4x4 square
+ * at (6, 6) is fg; the pixels at the edge, one in, in the square and elsewhere must read as given.
+ */
+static void tray_mode_case(const char *mode, uint32_t bg, uint32_t fg, uint32_t edge, uint32_t inner,
+		uint32_t square, uint32_t rest)
 {
 	struct fixture f;
 	struct tray t;
 	struct proto_msg m;
-	const char *const border[] = { "--trayicon-mode=border1", NULL };
+	char opt[64];
+	const char *const opts[] = { opt, NULL };
 
+	snprintf(opt, sizeof(opt), "--trayicon-mode=%s", mode);
 	T_EQ(tray_start(&t, 700, 100), 0);
-	T_EQ(gdfix_start(&f, NULL, border), 0);
+	T_EQ(gdfix_start(&f, NULL, opts), 0);
 	T_EQ(tagent_create(f.a, 0x60, 0, 0, 16, 16, false, NULL, false), 0);
 	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_DOCK, .window = 0x60 }), 0);
 	T_ASSERT(tray_embed(&t, 0, 0) != None);
 	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x60, T_MS, &m), 0);
-	T_EQ(tagent_fill(f.a, 0x60, 16, 16, 0x123456), 0);
-	T_ASSERT(xrig_wait_pixel(dpy, 708, 108, 0x123456, T_MS));
-	T_EQ(xrig_root_pixel(dpy, 700, 100), LABEL);
-	T_EQ(xrig_root_pixel(dpy, 715, 115), LABEL);
-	T_EQ(xrig_root_pixel(dpy, 701, 101), 0x123456);
+	T_EQ(tagent_fill(f.a, 0x60, 16, 16, bg), 0);
+	T_EQ(tagent_paint(f.a, 0x60, 6, 6, 4, 4, fg, true), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 707, 107, square, T_MS));
+	T_EQ(xrig_root_pixel(dpy, 700, 100), edge);
+	T_EQ(xrig_root_pixel(dpy, 715, 108), edge);
+	T_EQ(xrig_root_pixel(dpy, 701, 108), inner);
+	T_EQ(xrig_root_pixel(dpy, 703, 112), rest);
 	gdfix_stop(&f);
 	XDestroyWindow(dpy, t.win);
 	XSync(dpy, False);
 }
 
+static void tray_modes(void)
+{
+	/* border1: a 1 px label frame at the edge */
+	tray_mode_case("border1", 0x123456, 0x654321, LABEL, 0x123456, 0x654321, 0x123456);
+	/* border2: the frame 1 px in from the edge */
+	tray_mode_case("border2", 0x123456, 0x654321, 0x123456, LABEL, 0x654321, 0x123456);
+	/* bg: the top-left colour is the background and becomes white */
+	tray_mode_case("bg", 0x123456, 0x654321, 0xffffff, 0xffffff, 0x654321, 0xffffff);
+	/* tint+border2+whitehack: white takes the label colour, black stays black, the frame is 1 px in */
+	tray_mode_case("tint+border2+whitehack", 0x000000, 0xffffff, 0x000000, LABEL, LABEL, 0x000000);
+}
+
 static const struct test_case cases[] = {
 	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies),
-	TEST(tray_icon_docked_and_tinted), TEST(tray_border_mode),
+	TEST(tray_icon_docked_and_tinted), TEST(tray_modes),
 };
 
 int main(int argc, char **argv)
