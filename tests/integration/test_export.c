@@ -37,22 +37,6 @@ struct rig {
 	char elog[PATH_MAX], dlog[PATH_MAX], conf[PATH_MAX], clip[PATH_MAX];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
-
 static void show_log(const char *who, const char *path)
 {
 	char line[512];
@@ -85,13 +69,13 @@ static bool log_has(const char *path, const char *needle)
 /* Waits until the file at path contains needle (a program's log line as the synchronisation point). */
 static bool wait_log(const char *path, const char *needle, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 
 	while (!log_has(path, needle)) {
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return false;
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	return true;
 }
@@ -280,17 +264,17 @@ static long screens_differ(Display *a, Display *b, int w, int h)
 /* Waits until dom0's screen equals the GUI qube's over w x h. */
 static bool wait_same_screen(struct rig *r, int w, int h, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	long at;
 
 	while ((at = screens_differ(r->g, r->d, w, h)) >= 0) {
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			printf("#   screens differ at (%ld, %ld): gui 0x%06x, dom0 0x%06x\n", at % w, at / w,
 					xrig_root_pixel(r->g, (int)(at % w), (int)(at / w)),
 					xrig_root_pixel(r->d, (int)(at % w), (int)(at / w)));
 			return false;
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	return true;
 }
@@ -298,7 +282,7 @@ static bool wait_same_screen(struct rig *r, int w, int h, int timeout_ms)
 /* The viewer's window (the exported screen: remote window 0) and its content size, waiting for it to be w x h. */
 static bool wait_window_size(struct rig *r, unsigned w, unsigned h, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	Window win = xrig_find_vm_window(r->d, VMNAME, 0, timeout_ms);
 	unsigned ww = 0, hh = 0;
 	int x = 0, y = 0;
@@ -308,10 +292,10 @@ static bool wait_window_size(struct rig *r, unsigned w, unsigned h, int timeout_
 				x == -BORDER && y == -BORDER) {
 			return true;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			break;
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	printf("#   viewer window 0x%lx is %ux%u+%d+%d, expected %ux%u+%d+%d\n", win, ww, hh, x, y, w + 2 * BORDER,
 			h + 2 * BORDER, -BORDER, -BORDER);
@@ -321,7 +305,7 @@ static bool wait_window_size(struct rig *r, unsigned w, unsigned h, int timeout_
 /* Waits for the next event of type on dpy (others are dropped). */
 static bool next_event(Display *dpy, int type, XEvent *out, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		while (XPending(dpy)) {
@@ -330,7 +314,7 @@ static bool next_event(Display *dpy, int type, XEvent *out, int timeout_ms)
 				return true;
 			}
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return false;
 		}
 		struct pollfd p = { ConnectionNumber(dpy), POLLIN, 0 };
@@ -598,11 +582,11 @@ static void sized_by_dom0(void)
 	R_ASSERT(&r, win != None);
 	XMoveResizeWindow(r.d, win, -BORDER, -BORDER, 640 + 2 * BORDER, 480 + 2 * BORDER);
 	XSync(r.d, False);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
-		sleep_ms(10);
+		test_sleep_ms(10);
 		root_size(r.g, &w, &h);
-	} while ((w != 640 || h != 480) && now_ms() < deadline);
+	} while ((w != 640 || h != 480) && test_now_ms() < deadline);
 	R_EQ(&r, w, 640);
 	R_EQ(&r, h, 480);
 	fill_root(r.g, 0, 0, 640, 480, 0x446622);
@@ -634,11 +618,11 @@ static void sized_by_dom0(void)
 	XMoveResizeWindow(r.d, win, -BORDER, -BORDER, 800 + 2 * BORDER, 600 + 2 * BORDER);
 	XSync(r.d, False);
 	R_ASSERT(&r, wait_window_size(&r, 800, 600, T_MS));
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
-		sleep_ms(10);
+		test_sleep_ms(10);
 		root_size(r.g, &w, &h);
-	} while ((w != 800 || h != 600) && now_ms() < deadline);
+	} while ((w != 800 || h != 600) && test_now_ms() < deadline);
 	R_EQ(&r, w, 800);
 	R_ASSERT(&r, wait_same_screen(&r, 800, 600, T_MS));
 	rig_stop(&r);
@@ -666,12 +650,12 @@ static void never_half_drawn(void)
 	R_ASSERT(&r, painter >= 0);
 	if (painter == 0) {
 		Display *dpy = XOpenDisplay(r.gui.name);
-		long long end = now_ms() + 1000;
+		long long end = test_now_ms() + 1000;
 
 		if (dpy == NULL) {
 			_exit(1);
 		}
-		for (unsigned i = 1; now_ms() < end; i++) {
+		for (unsigned i = 1; test_now_ms() < end; i++) {
 			fill_root(dpy, 0, 0, W, H, i % 2 ? BLUE : RED);
 		}
 		fill_root(dpy, 0, 0, W, H, BLUE);

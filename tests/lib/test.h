@@ -23,6 +23,9 @@ const char *test_tmpdir(void);
 /* The monotonic clock in milliseconds (for deadlines and elapsed times; 0 is arbitrary). */
 int64_t test_now_ms(void);
 
+/* Sleeps ms milliseconds (resumed after signals). For polling loops with a deadline, never as synchronisation. */
+void test_sleep_ms(int ms);
+
 #define TEST_MAIN(...) \
 	int main(int argc, char **argv) \
 	{ \

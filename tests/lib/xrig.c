@@ -23,24 +23,6 @@ extern char **environ;
 #define SERVER_START_MS 10000
 #define SERVER_STOP_MS 2000
 
-/* ---------------------------------------------------------------- time */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
-
 /* ---------------------------------------------------------------- processes */
 
 /*
@@ -180,7 +162,7 @@ static int decode_status(int status)
 
 int xrig_wait(pid_t pid, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = test_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	if (pid <= 0) {
 		return -1;
@@ -195,10 +177,10 @@ int xrig_wait(pid_t pid, int timeout_ms)
 		if (r < 0 && errno != EINTR) {
 			return -1; /* not our child, or already reaped */
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -1;
 		}
-		sleep_ms(5);
+		test_sleep_ms(5);
 	}
 }
 
@@ -250,7 +232,7 @@ static int server_start(struct xserver *xs, const char *what, char **argv, char 
 	int p[2], display = -1;
 	char buf[32], log_path[512];
 	size_t got = 0;
-	long long deadline = now_ms() + SERVER_START_MS;
+	long long deadline = test_now_ms() + SERVER_START_MS;
 	static unsigned seq;
 
 	memset(xs, 0, sizeof(*xs));
@@ -269,7 +251,7 @@ static int server_start(struct xserver *xs, const char *what, char **argv, char 
 	/* "-displayfd N" writes the number and a newline once the server is listening */
 	while (got < sizeof(buf) - 1 && memchr(buf, '\n', got) == NULL) {
 		struct pollfd pfd = { p[0], POLLIN, 0 };
-		long long left = deadline - now_ms();
+		long long left = deadline - test_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
@@ -310,13 +292,13 @@ static int server_start(struct xserver *xs, const char *what, char **argv, char 
 			XCloseDisplay(d);
 			return 0;
 		}
-		if (now_ms() >= deadline || xrig_wait(xs->pid, 0) >= 0) {
+		if (test_now_ms() >= deadline || xrig_wait(xs->pid, 0) >= 0) {
 			fprintf(stderr, "xrig: %s on %s does not accept connections\n", what, xs->name);
 			print_log(log_path);
 			xrig_server_stop(xs);
 			return -1;
 		}
-		sleep_ms(5);
+		test_sleep_ms(5);
 	}
 }
 
@@ -447,17 +429,17 @@ uint32_t xrig_root_pixel(Display *dpy, int x, int y)
 
 bool xrig_wait_pixel(Display *dpy, int x, int y, uint32_t rgb, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = test_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
 		XSync(dpy, False);
 		if (xrig_root_pixel(dpy, x, y) == rgb) {
 			return true;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return false;
 		}
-		sleep_ms(5);
+		test_sleep_ms(5);
 	}
 }
 
@@ -638,7 +620,7 @@ static Window find_below(Display *dpy, Window parent, const char *vmname, uint32
 
 Window xrig_find_vm_window(Display *dpy, const char *vmname, uint32_t remote_id, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = test_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
 		Window w;
@@ -648,10 +630,10 @@ Window xrig_find_vm_window(Display *dpy, const char *vmname, uint32_t remote_id,
 		if (w != None) {
 			return w;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return None;
 		}
-		sleep_ms(5);
+		test_sleep_ms(5);
 	}
 }
 
