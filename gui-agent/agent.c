@@ -11,6 +11,7 @@
 #include "agentcli.h"
 #include "qgui/backend.h"
 #include "qgui/log.h"
+#include "sandbox.h"
 #include "sigs.h"
 #include "xerr.h"
 
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	win_scan(&a);
+	sandbox_enter(false); /* set-up is done: from here on the daemon's bytes arrive */
 	run(&a, &wait_mask);
 
 	log_info("exiting: windows mirrored: %llu, frames sent: %llu, bytes copied by the agent: %llu "

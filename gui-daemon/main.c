@@ -11,6 +11,7 @@
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "qgui/transport.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sigs.h"
 #include "x11.h"
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
 		x11_close(x);
 		return EXIT_LOCAL;
 	}
+	/* set-up is done: from here on only the agent's bytes arrive (exec only for a paste policy command) */
+	sandbox_enter(cfg.paste_policy_command[0] != '\0');
 	while (!sigs_stop()) {
 		struct transport *t = connect_agent(&cfg, be, own);
 

@@ -22,6 +22,7 @@
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "qgui/transport.h"
+#include "sandbox.h"
 #include "sigs.h"
 
 /*
@@ -560,6 +561,7 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	log_info("waiting for dom0 (domain %d) to connect", e->opt.domid);
+	sandbox_enter(false); /* set-up is done: from here on dom0's bytes arrive */
 	while (!sigs_stop()) {
 		if (turn(e) != 0) {
 			break;

@@ -14,6 +14,7 @@
 
 #include "proxy.h"
 #include "qgui/log.h"
+#include "sandbox.h"
 #include "sigs.h"
 
 /* Exit statuses (guivm-proxy/README.md). */
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
 	log_info("showing %s (domain %d) as domain %d, %s back-end, %u px border", o.name, o.domid, own,
 			backend_name(p.be), o.border);
 	pxx_monitor_layout(p.x, NULL);
+	sandbox_enter(false); /* set-up is done: from here on the GUI qube's bytes arrive */
 	rc = run(&p, &unblocked);
 	pxx_close(p.x);
 	log_info("exiting");

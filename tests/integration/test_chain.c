@@ -123,6 +123,25 @@ static bool same_on_dom0(struct chain *c, int vm, int x, int y, int w, int h)
 	return false;
 }
 
+/* Is pid running under a seccomp filter (Seccomp: 2) with no_new_privs? */
+static bool sandboxed(pid_t pid)
+{
+	char path[64], line[128];
+	bool filter = false, nnp = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		filter |= strcmp(line, "Seccomp:\t2\n") == 0;
+		nnp |= strcmp(line, "NoNewPrivs:\t1\n") == 0;
+	}
+	if (f) {
+		fclose(f);
+	}
+	return filter && nnp;
+}
+
 static void pixels_body(struct chain *c, bool direct)
 {
 	char *logo[] = { "/usr/bin/xlogo", "-geometry", "200x150+60+50", NULL };
@@ -143,6 +162,13 @@ static void pixels_body(struct chain *c, bool direct)
 	T_EQ(xrig_root_pixel(c->d0, dx, dy), c->st.vms[1].label);
 	T_EQ(xrig_root_pixel(c->d0, 0, 300), STACK_GUI_LABEL);
 	T_EQ(xrig_root_pixel(c->d0, W - 1, 300), STACK_GUI_LABEL);
+	/* every program that reads another domain's bytes runs under its seccomp filter */
+	T_ASSERT(sandboxed(c->st.proxy));
+	T_ASSERT(sandboxed(c->st.exporter));
+	for (int i = 0; i < STACK_VMS; i++) {
+		T_ASSERT(sandboxed(c->st.vms[i].daemon));
+		T_ASSERT(sandboxed(c->st.vms[i].agent));
+	}
 }
 
 static void pixels_and_borders(bool direct)
