@@ -42,14 +42,6 @@ struct rig {
 
 /* ------------------------------------------------------------------ time and files */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void nap(void)
 {
 	struct timespec ts = { 0, 10 * 1000000L }; /* between polls of a condition, never instead of one */
@@ -75,7 +67,7 @@ static ssize_t slurp(const char *path, char *buf, size_t n)
 
 static bool wait_file(const char *path, const char *want, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 	char buf[4096];
 
 	do {
@@ -83,7 +75,7 @@ static bool wait_file(const char *path, const char *want, int ms)
 			return true;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	printf("#   %s holds \"%s\", expected \"%s\"\n", path, buf, want);
 	return false;
 }
@@ -243,7 +235,7 @@ static void rig_stop(struct rig *r)
 /* A mapped child of the AppVM's root whose WM_CLASS name is res_name, waiting up to ms. */
 static Window vm_app_window(struct rig *r, const char *res_name, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 
 	do {
 		Window root, parent, *kids = NULL, found = None;
@@ -268,14 +260,14 @@ static Window vm_app_window(struct rig *r, const char *res_name, int ms)
 			return found;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return None;
 }
 
 /* A mapped override-redirect child of the AppVM's root other than except, waiting up to ms. */
 static Window vm_or_window(struct rig *r, Window except, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 
 	do {
 		Window root, parent, *kids = NULL, found = None;
@@ -297,17 +289,17 @@ static Window vm_or_window(struct rig *r, Window except, int ms)
 			return found;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return None;
 }
 
 /* The daemon's frame for remote window id, viewable, waiting up to ms. */
 static Window gui_frame(struct rig *r, Window id, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 	Window f = xrig_find_vm_window(r->gd, "work", (uint32_t)id, ms);
 
-	while (f != None && !xrig_viewable(r->gd, f) && now_ms() < deadline) {
+	while (f != None && !xrig_viewable(r->gd, f) && test_now_ms() < deadline) {
 		nap();
 	}
 	return f != None && xrig_viewable(r->gd, f) ? f : None;
@@ -316,21 +308,21 @@ static Window gui_frame(struct rig *r, Window id, int ms)
 /* Waits until the daemon has no window for remote id at all. */
 static bool wait_destroyed(struct rig *r, Window id, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 
 	do {
 		if (xrig_find_vm_window(r->gd, "work", (uint32_t)id, 0) == None) {
 			return true;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return false;
 }
 
 /* Waits until the daemon's window for remote id is gone or unmapped. */
 static bool wait_gone(struct rig *r, Window id, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 
 	do {
 		Window f = xrig_find_vm_window(r->gd, "work", (uint32_t)id, 0);
@@ -339,7 +331,7 @@ static bool wait_gone(struct rig *r, Window id, int ms)
 			return true;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	return false;
 }
 
@@ -349,7 +341,7 @@ static bool wait_gone(struct rig *r, Window id, int ms)
  */
 static bool wait_same_pixels(struct rig *r, Window vw, int ms)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = test_now_ms() + ms;
 	int x = 0, y = 0, bx = -1, by = -1;
 	unsigned long want = 0, got = 0;
 
@@ -391,7 +383,7 @@ static bool wait_same_pixels(struct rig *r, Window vw, int ms)
 			return true;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	printf("#   window 0x%lx at %d,%d: GUI pixel %d,%d is 0x%06lx, the AppVM's 0x%06lx\n", vw, x, y, bx, by, got,
 			want);
 	return false;
@@ -578,7 +570,7 @@ CASE(configure_from_the_daemon)
 	/* as a window manager would: frame outer corner to 398,298 and 184x134 (content 180x130 at 400,300) */
 	XMoveResizeWindow(r->gd, f, 398, 298, 184, 134);
 	XSync(r->gd, False);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		XSync(r->vd, False);
 		if (XGetWindowAttributes(r->vd, vw, &wa) && wa.x == 400 && wa.y == 300 && wa.width == 180 &&
@@ -586,7 +578,7 @@ CASE(configure_from_the_daemon)
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	T_EQ(wa.x, 400);
 	T_EQ(wa.y, 300);
 	T_EQ(wa.width, 180);
@@ -676,14 +668,14 @@ CASE(override_redirect_kept_on_screen)
 	f = gui_frame(r, vw, T_MS);
 	T_ASSERT(f != None);
 	/* the daemon moves it (with its 2-px border) inside the screen and tells the agent */
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		XSync(r->vd, False);
 		if (XGetWindowAttributes(r->vd, vw, &wa) && wa.x == SCREEN_W - 2 - 150) {
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	T_EQ(wa.x, SCREEN_W - 2 - 150);
 	T_EQ(wa.y, 200);
 	T_ASSERT(xrig_wait_pixel(r->gd, SCREEN_W - 3, 240, 0x884499, T_MS));
@@ -763,8 +755,8 @@ CASE(title_class_and_hints)
 	XSync(r->vd, False);
 	tf = gui_frame(r, tw, T_MS);
 	T_ASSERT(tf != None);
-	deadline = now_ms() + T_MS;
-	while (now_ms() < deadline && (xrig_get_string(r->gd, tf, "_NET_WM_NAME", s, sizeof(s)) != 0 ||
+	deadline = test_now_ms() + T_MS;
+	while (test_now_ms() < deadline && (xrig_get_string(r->gd, tf, "_NET_WM_NAME", s, sizeof(s)) != 0 ||
 					      strcmp(s, "caf\xc3\xa9 one") != 0)) {
 		nap();
 	}
@@ -782,8 +774,8 @@ CASE(title_class_and_hints)
 	XSync(r->vd, False);
 	memcpy(want, title, 124);
 	strcpy(want + 124, "\xe2\x80\xa6");
-	deadline = now_ms() + T_MS;
-	while (now_ms() < deadline &&
+	deadline = test_now_ms() + T_MS;
+	while (test_now_ms() < deadline &&
 			(xrig_get_string(r->gd, tf, "_NET_WM_NAME", s, sizeof(s)) != 0 || strcmp(s, want) != 0)) {
 		nap();
 	}
@@ -793,8 +785,8 @@ CASE(title_class_and_hints)
 	XDeleteProperty(r->vd, tw, XInternAtom(r->vd, "_NET_WM_NAME", False));
 	XStoreName(r->vd, tw, "na\xefve");
 	XSync(r->vd, False);
-	deadline = now_ms() + T_MS;
-	while (now_ms() < deadline && (xrig_get_string(r->gd, tf, "_NET_WM_NAME", s, sizeof(s)) != 0 ||
+	deadline = test_now_ms() + T_MS;
+	while (test_now_ms() < deadline && (xrig_get_string(r->gd, tf, "_NET_WM_NAME", s, sizeof(s)) != 0 ||
 					      strcmp(s, "na\xc3\xafve") != 0)) {
 		nap();
 	}
@@ -909,7 +901,7 @@ static int read_clipboard(Display *d, Window me, char *buf, size_t n)
 {
 	Atom clip = XInternAtom(d, "CLIPBOARD", False), utf8 = XInternAtom(d, "UTF8_STRING", False);
 	Atom prop = XInternAtom(d, "TEST_CLIP", False), type;
-	long long deadline = now_ms() + T_MS;
+	long long deadline = test_now_ms() + T_MS;
 	int format;
 	unsigned long items, after;
 	unsigned char *data = NULL;
@@ -925,7 +917,7 @@ static int read_clipboard(Display *d, Window me, char *buf, size_t n)
 			}
 			break;
 		}
-		if (now_ms() > deadline) {
+		if (test_now_ms() > deadline) {
 			return -1;
 		}
 		nap();
@@ -971,14 +963,14 @@ CASE(clipboard_both_ways)
 	gui_key(r, XK_Control_L, false);
 	XSync(r->gd, False);
 	snprintf(path, sizeof(path), "%s/qubes-clipboard.bin", r->clipdir);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		serve_selection(r->vd, text);
 		if (slurp(path, buf, sizeof(buf)) > 0 && strcmp(buf, text) == 0) {
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	T_STR(buf, text);
 	/* Ctrl+Shift+v: the agent becomes the owner of the AppVM's CLIPBOARD with those bytes */
 	gui_key(r, XK_Control_L, true);
@@ -988,7 +980,7 @@ CASE(clipboard_both_ways)
 	gui_key(r, XK_Shift_L, false);
 	gui_key(r, XK_Control_L, false);
 	XSync(r->gd, False);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		serve_selection(r->vd, text);
 		XSync(r->vd, False);
@@ -996,7 +988,7 @@ CASE(clipboard_both_ways)
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	T_ASSERT(XGetSelectionOwner(r->vd, clip) != owner);
 	T_EQ(read_clipboard(r->vd, owner, buf, sizeof(buf)), 0);
 	T_STR(buf, text);
@@ -1028,16 +1020,16 @@ CASE(reparented_window_follows_client)
 	T_ASSERT(wait_destroyed(r, c, T_MS)); /* no longer a top-level */
 	T_ASSERT(xrig_wait_pixel(r->gd, 305, 305, 0x884422, T_MS));
 	T_ASSERT(xrig_wait_pixel(r->gd, 300 + 10 + 5, 300 + 20 + 5, 0x2255aa, T_MS));
-	deadline = now_ms() + T_MS;
-	while (now_ms() < deadline &&
+	deadline = test_now_ms() + T_MS;
+	while (test_now_ms() < deadline &&
 			(xrig_get_string(r->gd, f, "WM_NAME", s, sizeof(s)) != 0 || strcmp(s, "client-title") != 0)) {
 		nap();
 	}
 	T_STR(s, "client-title");
 	/* closing the frame's mirror asks the client, not the frame */
 	gui_close(r, f);
-	deadline = now_ms() + T_MS;
-	while (!got_delete && now_ms() < deadline) {
+	deadline = test_now_ms() + T_MS;
+	while (!got_delete && test_now_ms() < deadline) {
 		XEvent ev;
 
 		XSync(r->vd, False);
@@ -1143,7 +1135,7 @@ CASE(cursor_follows_the_pointer)
 			CopyFromParent, CWBackPixel | CWCursor, &at);
 	XMapWindow(r->gd, ref);
 	XTestFakeMotionEvent(r->gd, 0, 920, 720, 0);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		if (want) {
 			XFree(want);
@@ -1155,7 +1147,7 @@ CASE(cursor_follows_the_pointer)
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	XFree(root_cursor);
 	T_ASSERT(want != NULL && !same); /* hand2 is not the root's cursor */
 	XTestFakeMotionEvent(r->gd, 0, 5, 5, 0);
@@ -1170,7 +1162,7 @@ CASE(cursor_follows_the_pointer)
 	T_ASSERT(xrig_wait_pixel(r->gd, 150, 150, 0x225588, T_MS));
 	XTestFakeMotionEvent(r->gd, 0, 150, 140, 0);
 	XSync(r->gd, False);
-	deadline = now_ms() + T_MS;
+	deadline = test_now_ms() + T_MS;
 	do {
 		if (got) {
 			XFree(got);
@@ -1181,7 +1173,7 @@ CASE(cursor_follows_the_pointer)
 			break;
 		}
 		nap();
-	} while (now_ms() < deadline);
+	} while (test_now_ms() < deadline);
 	same = got && same_cursor(got, want);
 	if (got) {
 		XFree(got);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tagent.h"
+#include "test.h"
 
 /*
  * Buffer release rule (double buffering, as a real agent does it):
@@ -50,17 +51,9 @@ struct tagent {
 	uint8_t *clip; /* copy of the last returned clipboard data */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
-	long long l = deadline - now_ms();
+	long long l = deadline - test_now_ms();
 
 	return l < 0 ? 0 : (l > 1000000 ? 1000000 : (int)l);
 }
@@ -196,7 +189,7 @@ void tagent_destroy(struct tagent *a)
 
 int tagent_accept(struct tagent *a, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = test_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct conn_params p;
 
 	if (a == NULL || a->c != NULL) {
@@ -215,7 +208,7 @@ int tagent_accept(struct tagent *a, int timeout_ms)
 		if (transport_handle(a->t, n > 0 ? pfd.revents : 0) == TRANSPORT_CONNECTED) {
 			break;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			fprintf(stderr, "tagent: no daemon connected within %d ms\n", timeout_ms);
 			return -1;
 		}
@@ -245,7 +238,7 @@ int tagent_accept(struct tagent *a, int timeout_ms)
 				return -1;
 			}
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			fprintf(stderr, "tagent: handshake timed out\n");
 			return -1;
 		}
@@ -332,7 +325,7 @@ int tagent_send(struct tagent *a, const struct proto_msg *m)
 		fprintf(stderr, "tagent: sending %s: %s\n", proto_type_name(m->type), strerror(-rc));
 		return -1;
 	}
-	if (flush_all(a, now_ms() + 5000) != 0) {
+	if (flush_all(a, test_now_ms() + 5000) != 0) {
 		fprintf(stderr, "tagent: sending %s: the daemon does not read\n", proto_type_name(m->type));
 		return -1;
 	}
@@ -346,7 +339,7 @@ static int flush_all(struct tagent *a, long long deadline)
 		struct pollfd pfd;
 		int n, rc;
 
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -1;
 		}
 		conn_pollfd(a->c, &pfd);
@@ -367,7 +360,7 @@ static int flush_all(struct tagent *a, long long deadline)
 
 int tagent_send_raw(struct tagent *a, const void *buf, size_t len)
 {
-	long long deadline = now_ms() + 5000;
+	long long deadline = test_now_ms() + 5000;
 	size_t done = 0;
 
 	if (a == NULL || a->c == NULL) {
@@ -392,7 +385,7 @@ int tagent_send_raw(struct tagent *a, const void *buf, size_t len)
 		if (done == len) {
 			break;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -1;
 		}
 		transport_pollfd(a->t, true, &pfd);
@@ -609,7 +602,7 @@ static bool wanted(struct tagent *a, const struct proto_msg *m, uint32_t type, b
 static int expect(struct tagent *a, uint32_t type, bool any_window, uint32_t window, int timeout_ms,
 		struct proto_msg *out)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = test_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	bool peer_gone = false;
 
 	if (a == NULL || a->c == NULL || a->disconnected) {
@@ -640,7 +633,7 @@ static int expect(struct tagent *a, uint32_t type, bool any_window, uint32_t win
 			a->disconnected = true;
 			return -1;
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -1;
 		}
 		conn_pollfd(a->c, &pfd);

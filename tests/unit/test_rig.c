@@ -22,14 +22,6 @@
 
 #define COLOUR 0x336699u
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool path_exists(const char *p)
 {
 	struct stat st;
@@ -117,10 +109,10 @@ static void xvfb_body(struct xserver *xs, Display *dpy)
 	T_EQ_U(xrig_root_pixel(dpy, 5000, 5000), 0xffffffffu);
 
 	/* wait_pixel times out (and does take about the time asked for) */
-	t0 = now_ms();
+	t0 = test_now_ms();
 	T_ASSERT(!xrig_wait_pixel(dpy, 10, 10, COLOUR, 150));
-	T_ASSERT(now_ms() - t0 >= 150);
-	T_ASSERT(now_ms() - t0 < 2000);
+	T_ASSERT(test_now_ms() - t0 >= 150);
+	T_ASSERT(test_now_ms() - t0 < 2000);
 
 	/* geometry and viewability */
 	T_EQ(xrig_geometry(dpy, win, &x, &y, &w, &h), 0);
@@ -467,7 +459,7 @@ static void test_socket_dir(void)
 /* The daemon side: messages until one of type (skipping others), or READY when type == 0. */
 static int d_next(struct conn *c, uint32_t type, struct proto_msg *m, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd pfd;
@@ -481,7 +473,7 @@ static int d_next(struct conn *c, uint32_t type, struct proto_msg *m, int timeou
 				return 0;
 			}
 		}
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -ETIMEDOUT;
 		}
 		conn_pollfd(c, &pfd);
@@ -549,12 +541,12 @@ static int d_dump(struct conn *c, struct grant_mapper *gm, uint32_t rgb, uint32_
 /* Sends everything queued (at most 5 s). 0 or -1. */
 static int d_flush(struct conn *c)
 {
-	long long deadline = now_ms() + 5000;
+	long long deadline = test_now_ms() + 5000;
 
 	while (conn_queued(c) > 0) {
 		struct pollfd pfd;
 
-		if (now_ms() >= deadline) {
+		if (test_now_ms() >= deadline) {
 			return -1;
 		}
 		conn_pollfd(c, &pfd);
