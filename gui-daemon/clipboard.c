@@ -1,6 +1,9 @@
 /* clipboard.c: the global clipboard files shared by every gui-daemon of the GUI qube. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,4 +243,119 @@ enum clip_result clipboard_paste(const struct clip_ctx *c, uint32_t t, uint8_t *
 	*data = buf;
 	*len = (size_t)n;
 	return CLIP_STORED;
+}
+
+/* ----------------------------------------------------------------- -Q: qrexec services */
+
+/*
+ * Runs `qrexec-client-vm VM SERVICE`, writing in (in_len bytes) to its stdin
+ * and reading at most out_max bytes of its stdout into out (NULL: none), for
+ * at most 5 s. Returns the bytes read (out_max + 1 means "more"), or -1.
+ */
+static ssize_t run_service(const struct clip_ctx *c, const char *service, const uint8_t *in, size_t in_len,
+		uint8_t *out, size_t out_max)
+{
+	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, status = 0;
+	size_t sent = 0, got = 0;
+	struct timespec t0;
+	pid_t pid;
+
+	if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) {
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		goto fail;
+	}
+	if (pid == 0) {
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		execlp("qrexec-client-vm", "qrexec-client-vm", c->vmname, service, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	to[0] = from[1] = -1;
+	if (in_len == 0) {
+		close(to[1]);
+		to[1] = -1;
+	}
+	fcntl(from[0], F_SETFL, O_NONBLOCK);
+	if (to[1] >= 0) {
+		fcntl(to[1], F_SETFL, O_NONBLOCK);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p[2] = { { from[0], POLLIN, 0 }, { to[1], POLLOUT, 0 } };
+		struct timespec now;
+		long left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = 5000 - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(p, to[1] >= 0 ? 2 : 1, (int)left) < 0) {
+			kill(pid, SIGKILL); /* a service that hangs must not hold the VM's GUI */
+			break;
+		}
+		if (to[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = write(to[1], in + sent, in_len - sent);
+			sent += n > 0 ? (size_t)n : 0;
+			if (n < 0 || sent == in_len) {
+				close(to[1]);
+				to[1] = -1;
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			uint8_t sink[4096];
+			size_t room = out && got <= out_max ? out_max + 1 - got : 0;
+
+			n = read(from[0], room ? out + got : sink, room ? room : sizeof(sink));
+			if (n == 0 || (n < 0 && errno != EAGAIN)) {
+				break;
+			}
+			if (n > 0 && room) {
+				got += (size_t)n;
+			}
+		}
+	}
+	close(from[0]);
+	if (to[1] >= 0) {
+		close(to[1]);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_error("clipboard: qrexec-client-vm %s %s failed (status 0x%x)", c->vmname, service, status);
+		return -1;
+	}
+	return (ssize_t)got;
+fail:
+	log_error("clipboard: cannot run qrexec-client-vm: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		if (to[i] >= 0) {
+			close(to[i]);
+		}
+		if (from[i] >= 0) {
+			close(from[i]);
+		}
+	}
+	return -1;
+}
+
+enum clip_result clipboard_qrexec_copy(const struct clip_ctx *c, uint32_t req_time)
+{
+	uint8_t *buf = malloc((size_t)c->buffer_size + 1);
+	ssize_t n = buf ? run_service(c, "qubes.ClipboardCopy", NULL, 0, buf, c->buffer_size) : -1;
+	enum clip_result r = CLIP_ERROR;
+
+	if (n >= 0) {
+		r = clipboard_copy(c, req_time, buf, (size_t)n, (size_t)n > c->buffer_size);
+	}
+	free(buf);
+	return r;
+}
+
+enum clip_result clipboard_qrexec_paste(const struct clip_ctx *c, const uint8_t *data, size_t len)
+{
+	return run_service(c, "qubes.ClipboardPaste", data, len, NULL, 0) < 0 ? CLIP_ERROR : CLIP_STORED;
 }

@@ -43,4 +43,16 @@ enum clip_result clipboard_copy(const struct clip_ctx *c, uint32_t req_time, con
  */
 enum clip_result clipboard_paste(const struct clip_ctx *c, uint32_t t, uint8_t **data, size_t *len);
 
+/*
+ * -Q (qrexec clipboard, as qubes-guid): the copy runs `qrexec-client-vm VM
+ * qubes.ClipboardCopy` (found on PATH) and stores its output like a copy from
+ * the agent (at most buffer_size bytes; more clears the clipboard); the paste
+ * hands the bytes clipboard_paste() returned to `qrexec-client-vm VM
+ * qubes.ClipboardPaste` on its standard input. Each waits at most 5 s for the
+ * service. CLIP_STORED/CLIP_CLEARED/CLIP_STALE as clipboard_copy, or
+ * CLIP_ERROR (logged).
+ */
+enum clip_result clipboard_qrexec_copy(const struct clip_ctx *c, uint32_t req_time);
+enum clip_result clipboard_qrexec_paste(const struct clip_ctx *c, const uint8_t *data, size_t len);
+
 #endif

@@ -215,8 +215,8 @@ int main(int argc, char **argv)
 		x11_close(x);
 		return EXIT_LOCAL;
 	}
-	/* set-up is done: from here on only the agent's bytes arrive (exec only for a paste policy command) */
-	sandbox_enter(cfg.paste_policy_command[0] != '\0');
+	/* set-up is done: from here on only the agent's bytes arrive (exec only for a paste policy or -Q) */
+	sandbox_enter(cfg.paste_policy_command[0] != '\0' || cfg.qrexec_clipboard);
 	while (!sigs_stop()) {
 		struct transport *t = connect_agent(&cfg, be, own);
 

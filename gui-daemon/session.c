@@ -887,6 +887,14 @@ static void ev_secure_copy(void *ctx, struct gwin *w, uint32_t xtime)
 	if (s == NULL) {
 		return;
 	}
+	if (s->cfg->qrexec_clipboard) {
+		struct clip_ctx cc = { s->cfg->clipboard_dir, s->cfg->vmname, QUBES_GUID_PROTOCOL_VERSION,
+			conn_version(s->conn), s->cfg->max_clipboard_size, true, s->cfg->paste_policy_command };
+
+		log_info("copy through qubes.ClipboardCopy: %s", clipboard_qrexec_copy(&cc, xtime) == CLIP_STORED
+									    ? "stored" : "nothing stored");
+		return;
+	}
 	s->clip_requested = true;
 	s->clip_time = xtime;
 	send(s, &(struct proto_msg){ .type = MSG_CLIPBOARD_REQ, .window = w->remote });
@@ -907,7 +915,11 @@ static void ev_secure_paste(void *ctx, struct gwin *w, uint32_t xtime)
 		conn_version(s->conn), s->cfg->max_clipboard_size, s->cfg->qrexec_clipboard,
 		s->cfg->paste_policy_command };
 	r = clipboard_paste(&cc, xtime, &data, &len);
-	if (r == CLIP_STORED) {
+	if (r == CLIP_STORED && s->cfg->qrexec_clipboard) {
+		if (clipboard_qrexec_paste(&cc, data, len) == CLIP_STORED) {
+			log_info("pasted %zu bytes through qubes.ClipboardPaste", len);
+		}
+	} else if (r == CLIP_STORED) {
 		send(s, &(struct proto_msg){ .type = MSG_CLIPBOARD_DATA, .window = w->remote,
 					 .u.clipboard = { data, (uint32_t)len, false } });
 		log_info("pasted %zu bytes into window 0x%x", len, w->remote);

@@ -863,7 +863,7 @@ static bool secure_key(struct x11 *x, struct gwin *w, XKeyEvent *k)
 	unsigned mods = k->state & SEQ_MODS;
 
 	if (x->copy_key && k->keycode == x->copy_key && mods == x->cfg->copy_seq.mask) {
-		if (k->type == KeyPress && !x->cfg->qrexec_clipboard) {
+		if (k->type == KeyPress) {
 			x->ev->secure_copy(x->ctx, w, (uint32_t)k->time);
 		}
 		return true;

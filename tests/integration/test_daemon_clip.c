@@ -1,5 +1,6 @@
 /* test_daemon_clip.c: the secure clipboard through its key sequences, and tray icons docked by a tray manager. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,51 @@ static void paste_policy_denies(void)
 	gdfix_stop(&f);
 }
 
+
+/* -Q: the sequences run the qrexec clipboard services instead of protocol messages (a stand-in on PATH). */
+static void qrexec_clipboard(void)
+{
+	struct fixture f;
+	const char *const q[] = { "-Q", NULL };
+	char bindir[PATH_MAX], script[PATH_MAX + 32], log[PATH_MAX + 32], path[2 * PATH_MAX];
+	const char *old_path = getenv("PATH");
+	struct proto_msg m;
+	FILE *fp;
+
+	snprintf(bindir, sizeof(bindir), "%s/fakebin", test_tmpdir());
+	mkdir(bindir, 0700);
+	snprintf(log, sizeof(log), "%s/qrexec.log", test_tmpdir());
+	snprintf(script, sizeof(script), "%s/qrexec-client-vm", bindir);
+	fp = fopen(script, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "#!/bin/sh\n"
+		    "echo \"$1 $2\" >> %s\n"
+		    "case \"$2\" in\n"
+		    "qubes.ClipboardCopy) printf 'via qrexec' ;;\n"
+		    "qubes.ClipboardPaste) cat > %s.paste ;;\n"
+		    "esac\n", log, log);
+	fclose(fp);
+	T_EQ(chmod(script, 0755), 0);
+	snprintf(path, sizeof(path), "%s:%s", bindir, old_path ? old_path : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+	T_EQ(gdfix_start(&f, NULL, q), 0);
+	setenv("PATH", old_path ? old_path : "/usr/bin:/bin", 1);
+	T_EQ(show(&f, 0x70, 300, 100, 0x777777), 0);
+	/* copy: the service's output becomes the global clipboard; the agent is not asked */
+	chord(350, 150, XK_c);
+	T_ASSERT(wait_file(f.clipdir, "qubes-clipboard.bin", "via qrexec", T_MS));
+	T_ASSERT(wait_file(f.clipdir, "qubes-clipboard.bin.source", "work", T_MS));
+	T_EQ(tagent_expect(f.a, MSG_CLIPBOARD_REQ, 300, &m), -1);
+	/* paste: the bytes go to qubes.ClipboardPaste, not to the agent */
+	chord(350, 150, XK_v);
+	T_ASSERT(wait_file(test_tmpdir(), "qrexec.log.paste", "via qrexec", T_MS));
+	T_EQ(tagent_expect(f.a, MSG_CLIPBOARD_DATA, 300, &m), -1);
+	T_ASSERT(wait_file(test_tmpdir(), "qrexec.log", "work qubes.ClipboardCopy\nwork qubes.ClipboardPaste\n", T_MS));
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
+	gdfix_stop(&f);
+}
+
 /* ------------------------------------------------------------------ tray */
 
 /* A minimal tray manager on the test's display. */
@@ -335,7 +381,7 @@ static void tray_modes(void)
 }
 
 static const struct test_case cases[] = {
-	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies),
+	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies), TEST(qrexec_clipboard),
 	TEST(tray_icon_docked_and_tinted), TEST(tray_modes),
 };
 
