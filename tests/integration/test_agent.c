@@ -232,8 +232,8 @@ static void rig_stop(struct rig *r)
 
 /* ------------------------------------------------------------------ X helpers */
 
-/* A mapped child of the AppVM's root whose WM_CLASS name is res_name, waiting up to ms. */
-static Window vm_app_window(struct rig *r, const char *res_name, int ms)
+/* The first child of the AppVM's root that match() accepts, polling up to ms; None on timeout. */
+static Window vm_child(struct rig *r, bool (*match)(Display *d, Window w, const void *arg), const void *arg, int ms)
 {
 	long long deadline = test_now_ms() + ms;
 
@@ -244,14 +244,8 @@ static Window vm_app_window(struct rig *r, const char *res_name, int ms)
 		XSync(r->vd, False);
 		if (XQueryTree(r->vd, DefaultRootWindow(r->vd), &root, &parent, &kids, &n)) {
 			for (unsigned i = 0; i < n && found == None; i++) {
-				XClassHint ch = { NULL, NULL };
-
-				if (xrig_viewable(r->vd, kids[i]) && XGetClassHint(r->vd, kids[i], &ch)) {
-					if (ch.res_name && strcmp(ch.res_name, res_name) == 0) {
-						found = kids[i];
-					}
-					XFree(ch.res_name);
-					XFree(ch.res_class);
+				if (match(r->vd, kids[i], arg)) {
+					found = kids[i];
 				}
 			}
 			XFree(kids);
@@ -264,33 +258,37 @@ static Window vm_app_window(struct rig *r, const char *res_name, int ms)
 	return None;
 }
 
+static bool app_named(Display *d, Window w, const void *res_name)
+{
+	XClassHint ch = { NULL, NULL };
+	bool yes = false;
+
+	if (xrig_viewable(d, w) && XGetClassHint(d, w, &ch)) {
+		yes = ch.res_name && strcmp(ch.res_name, res_name) == 0;
+		XFree(ch.res_name);
+		XFree(ch.res_class);
+	}
+	return yes;
+}
+
+static bool mapped_or_except(Display *d, Window w, const void *except)
+{
+	XWindowAttributes wa;
+
+	return w != *(const Window *)except && XGetWindowAttributes(d, w, &wa) && wa.map_state == IsViewable &&
+	       wa.override_redirect && wa.class == InputOutput;
+}
+
+/* A mapped child of the AppVM's root whose WM_CLASS name is res_name, waiting up to ms. */
+static Window vm_app_window(struct rig *r, const char *res_name, int ms)
+{
+	return vm_child(r, app_named, res_name, ms);
+}
+
 /* A mapped override-redirect child of the AppVM's root other than except, waiting up to ms. */
 static Window vm_or_window(struct rig *r, Window except, int ms)
 {
-	long long deadline = test_now_ms() + ms;
-
-	do {
-		Window root, parent, *kids = NULL, found = None;
-		unsigned n = 0;
-
-		XSync(r->vd, False);
-		if (XQueryTree(r->vd, DefaultRootWindow(r->vd), &root, &parent, &kids, &n)) {
-			for (unsigned i = 0; i < n && found == None; i++) {
-				XWindowAttributes wa;
-
-				if (kids[i] != except && XGetWindowAttributes(r->vd, kids[i], &wa) &&
-						wa.map_state == IsViewable && wa.override_redirect && wa.class == InputOutput) {
-					found = kids[i];
-				}
-			}
-			XFree(kids);
-		}
-		if (found != None) {
-			return found;
-		}
-		nap();
-	} while (test_now_ms() < deadline);
-	return None;
+	return vm_child(r, mapped_or_except, &except, ms);
 }
 
 /* The daemon's frame for remote window id, viewable, waiting up to ms. */
