@@ -36,6 +36,7 @@ struct gwin {
 	bool docked;                   /* a tray icon */
 	bool configure_pending;        /* we sent a CONFIGURE and wait for the agent to echo it */
 	struct rect pending;           /* what we sent */
+	unsigned long cfg_serial;      /* X request serial of our last configure of the frame */
 	uint32_t transient_for;        /* remote id, 0 = none */
 	uint32_t flags_state;          /* WINDOW_FLAG_* as last reported to the agent */
 	bool fullscreen_requested;     /* agent asked for fullscreen, shown as maximised */

@@ -429,6 +429,12 @@ void x11_win_configure(struct x11 *x, struct gwin *w)
 	if (w->docked) {
 		XResizeWindow(x->dpy, w->frame, dim(w->geom.w), dim(w->geom.h));
 	} else {
+		/*
+		 * ConfigureNotify events the server made before this request report a geometry it
+		 * replaces: on_configure drops them, or a stale one would be taken for the user's
+		 * move and undo what the agent asked for meanwhile.
+		 */
+		w->cfg_serial = NextRequest(x->dpy);
 		XMoveResizeWindow(x->dpy, w->frame, clamp16(w->geom.x - b), clamp16(w->geom.y - b),
 				dim(w->geom.w) + 2u * (unsigned)b, dim(w->geom.h) + 2u * (unsigned)b);
 	}
@@ -961,8 +967,8 @@ static void on_configure(struct x11 *x, XConfigureEvent *e)
 		x->ev->screen_changed(x->ctx);
 		return;
 	}
-	if (w == NULL || e->window != w->frame) {
-		return;
+	if (w == NULL || e->window != w->frame || (long)(e->serial - w->cfg_serial) < 0) {
+		return; /* not a VM window's frame, or older than our last configure of it */
 	}
 	b = x11_border(x, w);
 	if (!e->send_event) {

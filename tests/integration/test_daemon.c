@@ -163,6 +163,46 @@ static void configure_both_ways(void)
 	stop(&f);
 }
 
+/*
+ * An application that resizes, then moves its window at once (xterm at start-up): the agent's
+ * configures arrive in one read, before the X server reports the daemon's first resize. That
+ * stale report is not the user's move: the window ends where the agent put it and the daemon
+ * sends the agent nothing to undo it.
+ */
+static void agent_configure_burst_is_kept(void)
+{
+	struct fixture f;
+	struct proto_msg m;
+	uint8_t buf[5 * 64];
+	size_t n = 0;
+	Window w;
+	int x, y;
+	unsigned ww, hh;
+
+	T_EQ(start(&f, NULL), 0);
+	m = (struct proto_msg){ .type = MSG_CREATE, .window = 0x410, .u.create = { 0, 0, 1, 1, false } };
+	n += proto_encode(&m, tagent_version(f.a), buf + n);
+	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 0, 0, 12, 19, false } };
+	n += proto_encode(&m, tagent_version(f.a), buf + n);
+	m = (struct proto_msg){ .type = MSG_MAP, .window = 0x410 };
+	n += proto_encode(&m, tagent_version(f.a), buf + n);
+	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 0, 0, 366, 110, false } };
+	n += proto_encode(&m, tagent_version(f.a), buf + n);
+	m.u.configure = (struct proto_configure){ 40, 40, 366, 110, false };
+	n += proto_encode(&m, tagent_version(f.a), buf + n);
+	T_EQ(tagent_send_raw(f.a, buf, n), 0);
+	T_EQ(gdfix_barrier(&f), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x410, 300, &m), -1);
+	w = xrig_find_vm_window(dpy, "work", 0x410, T_MS);
+	T_ASSERT(w != None);
+	T_EQ(xrig_geometry(dpy, w, &x, &y, &ww, &hh), 0);
+	T_EQ(x, 40 - 2);
+	T_EQ(y, 40 - 2);
+	T_EQ(ww, 366 + 4);
+	T_EQ(hh, 110 + 4);
+	stop(&f);
+}
+
 static void input_reaches_agent(void)
 {
 	struct fixture f;
@@ -320,7 +360,7 @@ static void two_agents_busy_and_reconnecting(void)
 
 static const struct test_case cases[] = {
 	TEST(content_and_border), TEST(identity_properties), TEST(acks_in_order_and_destroy),
-	TEST(configure_both_ways), TEST(input_reaches_agent), TEST(violation_ends_session), TEST(sigterm_and_usage),
+	TEST(configure_both_ways), TEST(agent_configure_burst_is_kept), TEST(input_reaches_agent), TEST(violation_ends_session), TEST(sigterm_and_usage),
 	TEST(forks_like_qubes_guid), TEST(two_agents_busy_and_reconnecting),
 };
 

@@ -14,7 +14,7 @@
 
 #include "test.h"
 
-static int case_failed;
+static int case_failed, any_failed;
 static char tmpdir[256];
 static pid_t tmpdir_owner;
 
@@ -22,7 +22,7 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	case_failed = 1;
+	case_failed = any_failed = 1;
 	fprintf(stdout, "#   %s:%d: ", file, line);
 	va_start(ap, fmt);
 	vfprintf(stdout, fmt, ap);
@@ -63,6 +63,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static void rm_tmpdir(void)
 {
 	if (tmpdir[0] && getpid() == tmpdir_owner) {
+		/* TEST_KEEP_FAILED=1: a failing program's logs and files stay for a post-mortem */
+		if (any_failed && getenv("TEST_KEEP_FAILED")) {
+			printf("# kept %s\n", tmpdir);
+			return;
+		}
 		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
 }
