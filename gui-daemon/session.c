@@ -476,11 +476,25 @@ static enum session_end on_shmimage(struct session *s, const struct proto_msg *m
 	return SESSION_RUNNING;
 }
 
+/*
+ * Could this (sanitised) title pass for another qube's "[name] title"? Its first character
+ * after spaces is '[', or is not ASCII (with allow_utf8_titles: a look-alike bracket such
+ * as U+FF3B or U+3010). The window manager cannot be asked whether it shows the qube's
+ * name itself (no property says so), so such titles always get the prefix.
+ */
+static bool imitates_prefix(const char *title)
+{
+	while (*title == ' ') {
+		title++;
+	}
+	return *title == '[' || (unsigned char)*title >= 0x80;
+}
+
 static enum session_end on_wmname(struct session *s, const struct proto_msg *m, struct gwin *w)
 {
 	char title[192];
 
-	if (s->cfg->title_prefix) {
+	if (s->cfg->title_prefix || imitates_prefix(m->u.wmname.title)) {
 		snprintf(title, sizeof(title), "[%s] %s", s->cfg->vmname, m->u.wmname.title);
 	} else {
 		snprintf(title, sizeof(title), "%s", m->u.wmname.title);

@@ -214,8 +214,8 @@ uint32_t proto_dump_ref(const struct proto_dump *d, uint32_t i)
 	return le32(d->refs + (size_t)i * 4);
 }
 
-/* Length of the strictly valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Length of the strictly valid UTF-8 sequence at s (n bytes available), or 0; *out gets its code point. */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *out)
 {
 	uint32_t cp;
 	size_t len;
@@ -247,7 +247,20 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 			(cp >= 0xd800 && cp <= 0xdfff)) {
 		return 0; /* overlong, beyond Unicode, or a surrogate */
 	}
+	*out = cp;
 	return len;
+}
+
+/*
+ * Code points a title may not show although they are valid UTF-8: C1 controls, line and
+ * paragraph separators, and the invisible marks that reorder text (bidi embeddings,
+ * overrides and isolates, LRM/RLM, the Arabic letter mark), so that no title can make
+ * itself read differently from the bytes it starts with.
+ */
+static bool title_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 void proto_sanitize_title(const char in[128], bool utf8, char out[128])
@@ -262,8 +275,14 @@ void proto_sanitize_title(const char in[128], bool utf8, char out[128])
 	}
 	s = (const unsigned char *)out;
 	while (i < n) {
-		size_t len = utf8 ? utf8_seq(s + i, n - i) : 1;
+		uint32_t cp = 0;
+		size_t len = utf8 ? utf8_seq(s + i, n - i, &cp) : 1;
 
+		if (len > 1 && title_control(cp)) {
+			memset(out + i, '_', len); /* replaced like a control byte, one '_' per byte */
+			i += len;
+			continue;
+		}
 		if (len > 1) {
 			i += len;
 			continue;

@@ -80,6 +80,58 @@ static void utf8_titles(void)
 	gdfix_stop(&f);
 }
 
+/* The title of window id as _NET_WM_NAME and WM_NAME show it (both must agree), into out. */
+static int title_of(uint32_t id, char *out, size_t len)
+{
+	char wm[256];
+	Window w = xrig_find_vm_window(dpy, "work", id, T_MS);
+
+	if (w == None || xrig_get_string(dpy, w, "_NET_WM_NAME", out, len) != 0 ||
+			xrig_get_string(dpy, w, "WM_NAME", wm, sizeof(wm)) != 0 || strcmp(out, wm) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+static void titles_imitating_a_prefix(void)
+{
+	static const struct {
+		const char *title, *shown;
+	} cases[] = {
+		{ "[dom0] Terminal", "[work] [dom0] Terminal" },
+		{ "  [personal] mail", "[work]   [personal] mail" },
+		{ "[", "[work] [" },
+		{ "editor [draft]", "editor [draft]" },
+		{ "_[dom0] x", "_[dom0] x" },
+		/* a right-to-left override would make "]0mod[" read as "[dom0]": it is replaced, the prefix stays */
+		{ "\xe2\x80\xae]0mod[ x", "___]0mod[ x" },
+		/* look-alike brackets (UTF-8 titles allowed): U+FF3B, U+3010 */
+		{ "\xef\xbc\xbb" "dom0\xef\xbc\xbd x", "[work] \xef\xbc\xbb" "dom0\xef\xbc\xbd x" },
+		{ "\xe3\x80\x90" "dom0\xe3\x80\x91 x", "[work] \xe3\x80\x90" "dom0\xe3\x80\x91 x" },
+	};
+	struct fixture f;
+	const char *const utf8[] = { "-C", write_conf("utf8p.conf", "allow_utf8_titles = true;"), NULL };
+	char s[256];
+
+	/* no -T, no Qubes-aware window manager (none at all here) */
+	T_EQ(gdfix_start(&f, NULL, utf8), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		T_EQ(tagent_create(f.a, 0x80 + (uint32_t)i, 10, 10, 40, 40, false, cases[i].title, false), 0);
+	}
+	T_EQ(gdfix_barrier(&f), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		T_EQ(title_of(0x80 + (uint32_t)i, s, sizeof(s)), 0);
+		T_STR(s, cases[i].shown);
+	}
+	/* a later WMNAME is judged again */
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WMNAME, .window = 0x83,
+				      .u.wmname = { "[dom0] root shell" } }), 0);
+	T_EQ(gdfix_barrier(&f), 0);
+	T_EQ(title_of(0x83, s, sizeof(s)), 0);
+	T_STR(s, "[work] [dom0] root shell");
+	gdfix_stop(&f);
+}
+
 static void icon_from_png(void)
 {
 	struct fixture f;
@@ -226,7 +278,7 @@ static void sighup_rereads_and_continues(void)
 }
 
 static const struct test_case cases[] = {
-	TEST(extra_props_and_title_prefix), TEST(utf8_titles), TEST(icon_from_png), TEST(close_and_focus),
+	TEST(extra_props_and_title_prefix), TEST(utf8_titles), TEST(titles_imitating_a_prefix), TEST(icon_from_png), TEST(close_and_focus),
 	TEST(menus_stay_below_screen_locker), TEST(work_area_limits_menus), TEST(sighup_rereads_and_continues),
 };
 

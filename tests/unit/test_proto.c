@@ -1,5 +1,6 @@
 /* test_proto.c: every rule of the decoder (each rejection path), the encoders, round trips. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,8 +300,36 @@ static void wmname_rules(void)
 	T_STR(t, "____");
 	T_EQ(decode_title("a\xe2\x80", 3, true, t), 0); /* truncated */
 	T_STR(t, "a__");
-	T_EQ(decode_title("\xe2\x80\x8e\x1b", 4, true, t), 0); /* valid format char kept, ESC not */
-	T_STR(t, "\xe2\x80\x8e_");
+	T_EQ(decode_title("\xe2\x80\x8b\x1b", 4, true, t), 0); /* a zero-width space is kept, ESC not */
+	T_STR(t, "\xe2\x80\x8b_");
+	/* marks that reorder text (and C1 controls, line separators) are replaced like control bytes */
+	{
+		static const char *const marks[] = {
+			"\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", /* U+202A..E */
+			"\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9", /* U+2066..9 isolates */
+			"\xe2\x80\x8e", "\xe2\x80\x8f", "\xd8\x9c", /* LRM, RLM, ALM */
+			"\xc2\x85", "\xc2\x9b", "\xe2\x80\xa8", "\xe2\x80\xa9", /* NEL, CSI, LS, PS */
+		};
+
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+			char in[32], want[32];
+			size_t n = strlen(marks[i]);
+
+			snprintf(in, sizeof(in), "[a%sb]", marks[i]);
+			snprintf(want, sizeof(want), "[a%.*sb]", (int)n, "____");
+			T_EQ(decode_title(in, strlen(in), true, t), 0);
+			T_STR(t, want);
+			T_EQ(decode_title(in, strlen(in), false, t), 0);
+			T_STR(t, want);
+		}
+	}
+	/* "exe.\u202Efdp" would read "exe.pdf" backwards; the override is gone, the neighbours stay */
+	{
+		static const char spoof[] = "\xd7\x90 exe.\xe2\x80\xae" "fdp";
+
+		T_EQ(decode_title(spoof, strlen(spoof), true, t), 0);
+		T_STR(t, "\xd7\x90 exe.___fdp");
+	}
 }
 
 static void wmclass_rules(void)
