@@ -177,11 +177,20 @@ $(SHIM): tests/xenshim/xenshim.c
 	$(Q)$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -fvisibility=hidden -pthread \
 		$(LDFLAGS) -o $@ $<
 
+# the shim's own test (shared/tools/xenshim), built as a Xen program and run under the shim
+XSHIM_TEST = $(BUILD)/tests/xenshim/xenshim-test
+
+$(XSHIM_TEST): tests/xenshim/xenshim-test.c
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	$(Q)$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -DHAVE_XCB_SHM $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(XEN_LIBS) -lxcb -lxcb-shm
+
 # LD_PRELOAD for the Xen tests: under ASan, libasan must come first
 PRELOAD = $(if $(findstring address,$(CFLAGS)),$(shell $(CC) -print-file-name=libasan.so):)$(CURDIR)/$(SHIM)
 
 TEST_PROGS = $(UNIT_BINS) \
-	$(foreach b,$(XEN_BINS),'env LD_PRELOAD=$(PRELOAD) $(b)') \
+	$(foreach b,$(XEN_BINS) $(XSHIM_TEST),'env LD_PRELOAD=$(PRELOAD) $(b)') \
 	$(foreach t,$(PY_TESTS),'python3 $(t)')
 
 deps:
@@ -191,7 +200,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: $(LIB) $(BINS) $(UNIT_BINS) $(XEN_BINS) $(SHIM)
+check-run: $(LIB) $(BINS) $(UNIT_BINS) $(XEN_BINS) $(SHIM) $(XSHIM_TEST)
 	@tests/run $(BUILD)/test-logs $(TEST_PROGS)
 
 check-san: deps

@@ -35,11 +35,13 @@ int gntemu_parse_reply_why(const uint8_t *buf, size_t len, int nfds, uint32_t re
 		const char **why);
 
 /*
- * The checks of emulation.md 3.3 on an fd an owner sent for a run of count
- * pages starting at page pgoff: a regular file whose F_GET_SEALS succeeds and
- * includes F_SEAL_SHRINK (so it is a memfd that can never shrink under our
- * mapping), st_blksize 4096 (no MFD_HUGETLB), and st_size >= (pgoff + count) *
- * 4096 computed without overflow. Returns 0, or -EPROTO. Borrows fd.
+ * The checks of emulation.md 3.3 (v1.1) on an fd an owner sent for a run of
+ * count pages starting at page pgoff: a regular file whose F_GET_SEALS
+ * succeeds and includes F_SEAL_SHRINK and F_SEAL_GROW (so it is a memfd whose
+ * size is fixed for good: it can neither shrink under our mapping nor grow
+ * after the checks), st_blksize 4096 (no MFD_HUGETLB), st_size >= (pgoff +
+ * count) * 4096 computed without overflow, and st_size <= 2^32 (a sparse file
+ * of terabytes is refused). Returns 0, or -EPROTO. Borrows fd.
  */
 int gntemu_check_fd(int fd, uint32_t pgoff, uint32_t count);
 

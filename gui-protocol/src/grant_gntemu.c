@@ -35,6 +35,7 @@ _Static_assert(sizeof(off_t) >= 8 && sizeof(size_t) >= 8, "gntemu needs a 64-bit
 #define MAPPER_MAX_RUNS 4096u /* grantee: LOOKUPs in one map call */
 #define MAPPER_MAX_FDS 64u    /* grantee: distinct memfds in one map call */
 #define RECV_MAX_FDS 4        /* grantee: fds one recvmsg can take; more is MSG_CTRUNC */
+#define FD_MAX_SIZE (1ull << 32) /* grantee: the largest memfd accepted (emulation.md 3.3, v1.1) */
 #define TIMEOUT_DEFAULT_MS 5000
 #define TIMEOUT_MAX_MS 3600000
 
@@ -144,11 +145,11 @@ static int check_fd(int fd, uint32_t pgoff, uint32_t count, const char **why, st
 	int seals;
 
 	/*
-	 * Seals first, size after: F_SEAL_SHRINK can never be removed, so a size
-	 * read after we saw it can only grow. (The other order lets the owner
-	 * shrink between fstat and F_GET_SEALS, then seal: SIGBUS on our reads.)
-	 * F_GET_SEALS fails on pipes, sockets and files on disk (a FUSE file could
-	 * even hang us on a page fault).
+	 * Seals first, size after: F_SEAL_SHRINK and F_SEAL_GROW can never be
+	 * removed, so a size read after we saw both is the file's size for good.
+	 * (The other order lets the owner resize between fstat and F_GET_SEALS,
+	 * then seal.) F_GET_SEALS fails on pipes, sockets and files on disk (a
+	 * FUSE file could even hang us on a page fault).
 	 */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0) {
@@ -156,6 +157,9 @@ static int check_fd(int fd, uint32_t pgoff, uint32_t count, const char **why, st
 	} else if ((seals & F_SEAL_SHRINK) == 0) {
 		/* also refuses /dev/shm and other tmpfs files, which start with F_SEAL_SEAL and no SHRINK */
 		bad = "the memfd is not sealed with F_SEAL_SHRINK (it could shrink under our mapping: SIGBUS)";
+	} else if ((seals & F_SEAL_GROW) == 0) {
+		/* v1.1: a file that can grow after the checks could be made terabytes long for whoever maps it whole */
+		bad = "the memfd is not sealed with F_SEAL_GROW (it could grow after the checks)";
 	} else if (fstat(fd, st) != 0) {
 		bad = "fstat fails on the fd";
 	} else if (!S_ISREG(st->st_mode)) {
@@ -168,6 +172,9 @@ static int check_fd(int fd, uint32_t pgoff, uint32_t count, const char **why, st
 		if (st->st_size < 0 || (uint64_t)st->st_size < need) {
 			/* mapping past the end of the file would SIGBUS on access */
 			bad = "the memfd is smaller than (pgoff + count) pages";
+		} else if ((uint64_t)st->st_size > FD_MAX_SIZE) {
+			/* v1.1: a sparse file of terabytes costs nothing to make and fills the address space of a mapper */
+			bad = "the memfd is larger than 4 GiB";
 		}
 	}
 	if (bad != NULL) {
@@ -890,9 +897,8 @@ struct emu_mapper {
 
 struct emu_mapping {
 	struct grant_mapping base;
-	int fd;           /* one segment: the owner's memfd (ours to close); else -1 */
-	uint64_t fd_page; /* with fd: page of the first ref in it */
-	void *addr;       /* the read-only view, or NULL until it is mapped */
+	int fd;     /* the owner's memfd when the mapping is exactly its pages 0..n-1 (ours to close); else -1 */
+	void *addr; /* the read-only view, or NULL until it is mapped */
 };
 
 static const struct grant_mapper_ops emu_mapper_ops;
@@ -1278,6 +1284,7 @@ struct map_state {
 	int fds[MAPPER_MAX_FDS];
 	dev_t dev[MAPPER_MAX_FDS];
 	ino_t ino[MAPPER_MAX_FDS];
+	uint64_t size[MAPPER_MAX_FDS]; /* bytes; fixed for good by F_SEAL_SHRINK | F_SEAL_GROW */
 	size_t nfds;
 };
 
@@ -1366,6 +1373,7 @@ static int run_add(struct emu_mapper *m, struct map_state *st, uint32_t ref, siz
 		st->fds[fdi] = fd;
 		st->dev[fdi] = fst.st_dev;
 		st->ino[fdi] = fst.st_ino;
+		st->size[fdi] = (uint64_t)fst.st_size; /* >= 0: checked by check_fd */
 		st->nfds++;
 	}
 	st->runs[st->nruns] = (struct map_run){ .run = run, .fdi = fdi };
@@ -1453,10 +1461,14 @@ static int emu_mapper_map(struct grant_mapper *base, const uint32_t *refs, size_
 	g->base.ops = &emu_mapping_ops;
 	g->base.npages = n;
 	g->fd = -1;
-	if (st.nsegs == 1) {
-		/* every page is the next page of one memfd: keep its fd for the X server, map on demand */
+	if (st.nsegs == 1 && st.segs[0].page == 0 && st.size[st.segs[0].fdi] == (uint64_t)n * PAGE) {
+		/*
+		 * The pages are the whole memfd, in order: keep its fd for the X
+		 * server, map on demand. MIT-SHM AttachFd maps the whole file, and
+		 * the X server is shared by every VM: a memfd with one page more than
+		 * this mapping (emulation.md 3.3, v1.1) takes the mapped path below.
+		 */
 		g->fd = st.fds[st.segs[0].fdi];
-		g->fd_page = st.segs[0].page;
 		st.fds[st.segs[0].fdi] = -1;
 	} else {
 		rc = map_segments(m, &st, n, &g->addr);
@@ -1493,7 +1505,7 @@ static const void *emu_mapping_addr(struct grant_mapping *base)
 
 	if (g->addr == NULL) {
 		INVARIANT(g->fd >= 0);
-		addr = mmap(NULL, g->base.npages * PAGE, PROT_READ, MAP_SHARED, g->fd, (off_t)(g->fd_page * PAGE));
+		addr = mmap(NULL, g->base.npages * PAGE, PROT_READ, MAP_SHARED, g->fd, 0);
 		if (addr == MAP_FAILED) {
 			int e = errno;
 
@@ -1514,7 +1526,7 @@ static int emu_mapping_fd(const struct grant_mapping *base, size_t *offset)
 		return -1;
 	}
 	if (offset != NULL) {
-		*offset = (size_t)(g->fd_page * PAGE);
+		*offset = 0;
 	}
 	return g->fd;
 }

@@ -66,6 +66,36 @@ int peer_owner_fill(struct kid *p, uint32_t slot, uint32_t page, uint8_t byte);
 /* Sends op with argument a (PEER_UNSHARE, PEER_DESTROY, PEER_EXIT...). Returns the reply's rc, or PEER_GONE. */
 int peer_owner_cmd(struct kid *p, int op, uint32_t a);
 
+/*
+ * A hostile gntemu owner that speaks the LOOKUP wire format itself (emulation.md 3.2):
+ * peer_fake_owner_main (a kid_spawn fn; arg: a struct peer_fake_cfg) binds
+ * $VCHAN_SOCKET_DIR/gntshr.<own>.<grantee>.sock, says PEER_READY, and answers
+ * every LOOKUP of ref with {0, first = ref, count = run_pages, pgoff 0, flags 0}
+ * and one fd: a memfd of memfd_bytes (sparse, sealed SHRINK|GROW|SEAL, every
+ * byte of its first pages fill_pages 0xfill). Each reply waits delay_ms, and
+ * with hold, until PEER_FAKE_RELEASE. One request at a time, on the newest
+ * connection. Until EOF on in; unlinks the socket.
+ */
+struct peer_fake_cfg {
+	int own, grantee;
+	uint64_t memfd_bytes;
+	uint32_t run_pages;
+	uint32_t fill_pages;
+	uint8_t fill;
+	int delay_ms;
+	bool hold;
+};
+
+enum {
+	PEER_FAKE_STATS = PEER_OP_FREE + 100, /* -> a = LOOKUPs received, b = replies sent */
+	PEER_FAKE_RELEASE,                     /* held replies go (and later ones are not held) */
+};
+
+void peer_fake_owner_main(int in, int out, void *arg);
+
+/* Accepts one connection on lfd and makes it *conn, closing the one before (a fake owner serves the newest). */
+bool peer_accept_newest(int lfd, int *conn);
+
 /* Returns 1 when every byte of page `page` (GRANT_PAGE_SIZE) of view is byte, else 0. */
 int peer_page_is(const void *view, size_t page, uint8_t byte);
 

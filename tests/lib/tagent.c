@@ -49,6 +49,7 @@ struct tagent {
 	struct twin *wins;
 	size_t nwins, wins_cap;
 	uint8_t *clip; /* copy of the last returned clipboard data */
+	size_t extra_pages; /* shared after each image's pages, never named in its dump */
 };
 
 static int left_ms(long long deadline)
@@ -482,7 +483,7 @@ int tagent_fill(struct tagent *a, uint32_t id, uint32_t w, uint32_t h, uint32_t 
 	if (win == NULL) {
 		return -1;
 	}
-	rc = grant_owner_share(a->go, npages, &s);
+	rc = grant_owner_share(a->go, npages + a->extra_pages, &s);
 	if (rc != 0) {
 		fprintf(stderr, "tagent: sharing %zu pages: %s\n", npages, strerror(-rc));
 		return -1;
@@ -524,6 +525,11 @@ int tagent_fill(struct tagent *a, uint32_t id, uint32_t w, uint32_t h, uint32_t 
 	}
 	a->dumps++;
 	return send_shmimage(a, id, 0, 0, (int)w, (int)h);
+}
+
+void tagent_set_extra_pages(struct tagent *a, size_t extra)
+{
+	a->extra_pages = extra;
 }
 
 int tagent_paint(struct tagent *a, uint32_t id, int x, int y, int rw, int rh, uint32_t rgb, bool damage)

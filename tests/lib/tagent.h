@@ -55,6 +55,13 @@ int tagent_create(struct tagent *a, uint32_t id, int x, int y, uint32_t w, uint3
 int tagent_fill(struct tagent *a, uint32_t id, uint32_t w, uint32_t h, uint32_t rgb);
 
 /*
+ * From the next tagent_fill on, each image's share has `extra` pages more
+ * than its dump names (one memfd larger than the image: the daemon must not
+ * hand it to its X server). 0 (the default) shares exactly the image's pages.
+ */
+void tagent_set_extra_pages(struct tagent *a, size_t extra);
+
+/*
  * Writes rgb into the rectangle (x, y, rw, rh) of window id's current image (no message sent).
  * With damage true, also sends SHMIMAGE for it. 0 or -1.
  */

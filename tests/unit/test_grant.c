@@ -56,6 +56,47 @@ static void env_setup(void)
 	unsetenv("VCHAN_DOMAIN");
 }
 
+/* stderr (the log) goes to a file between capture_begin and capture_end */
+static int cap_fd = -1, cap_saved = -1;
+
+static void capture_begin(void)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/stderr.log", test_tmpdir());
+	cap_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cap_saved = dup(STDERR_FILENO);
+	if (cap_fd >= 0 && cap_saved >= 0) {
+		dup2(cap_fd, STDERR_FILENO);
+	}
+}
+
+/* Restores stderr; returns the number of lines logged meanwhile (text in buf), or -1. */
+static int capture_end(char *buf, size_t len)
+{
+	ssize_t n = -1;
+	int lines = 0;
+
+	if (cap_saved >= 0) {
+		dup2(cap_saved, STDERR_FILENO);
+		close(cap_saved);
+	}
+	if (cap_fd >= 0) {
+		n = pread(cap_fd, buf, len - 1, 0);
+		close(cap_fd);
+	}
+	cap_fd = cap_saved = -1;
+	if (n < 0) {
+		return -1;
+	}
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++) {
+		lines += buf[i] == '\n';
+	}
+	fputs(buf, stderr); /* still in the test's log */
+	return lines;
+}
+
 static void sock_name(char *buf, size_t len, int owner, int grantee)
 {
 	snprintf(buf, len, "%s/gntshr.%d.%d.sock", test_tmpdir(), owner, grantee);
@@ -203,6 +244,21 @@ static int make_memfd(size_t npages, int seals, unsigned int extra_flags)
 	return fd;
 }
 
+/* A sparse memfd of bytes (ftruncate, then seal). */
+static int make_sized_memfd(unsigned long long bytes, int seals)
+{
+	int fd = memfd_create("test-sized", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0) {
+		return -1;
+	}
+	if (ftruncate(fd, (off_t)bytes) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int shm_file(size_t npages)
 {
 	char path[] = "/dev/shm/qgui-test-XXXXXX";
@@ -242,7 +298,7 @@ static void check_fd_cases(void)
 	int fd, p[2];
 
 	env_setup();
-	fd = make_memfd(4, F_SEAL_SHRINK, 0);
+	fd = make_memfd(4, F_SEAL_SHRINK | F_SEAL_GROW, 0);
 	T_ASSERT(fd >= 0);
 	T_EQ(gntemu_check_fd(fd, 0, 4), 0);
 	T_EQ(gntemu_check_fd(fd, 3, 1), 0);
@@ -266,6 +322,24 @@ static void check_fd_cases(void)
 	T_EQ(gntemu_check_fd(fd, 0, 4), -EPROTO);
 	close(fd);
 	fd = make_memfd(4, F_SEAL_GROW | F_SEAL_SEAL, 0); /* sealed, but may shrink */
+	T_ASSERT(fd >= 0);
+	T_EQ(gntemu_check_fd(fd, 0, 4), -EPROTO);
+	close(fd);
+	fd = make_memfd(4, F_SEAL_SHRINK | F_SEAL_SEAL, 0); /* v1.1: sealed, but may grow */
+	T_ASSERT(fd >= 0);
+	T_EQ(gntemu_check_fd(fd, 0, 4), -EPROTO);
+	close(fd);
+
+	/* v1.1: at most 4 GiB (sparse files cost the owner nothing) */
+	fd = make_sized_memfd(1ull << 32, F_SEAL_SHRINK | F_SEAL_GROW);
+	T_ASSERT(fd >= 0);
+	T_EQ(gntemu_check_fd(fd, 0, 4), 0);
+	close(fd);
+	fd = make_sized_memfd((1ull << 32) + PG, F_SEAL_SHRINK | F_SEAL_GROW);
+	T_ASSERT(fd >= 0);
+	T_EQ(gntemu_check_fd(fd, 0, 4), -EPROTO);
+	close(fd);
+	fd = make_sized_memfd(1ull << 40, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); /* 1 TiB */
 	T_ASSERT(fd >= 0);
 	T_EQ(gntemu_check_fd(fd, 0, 4), -EPROTO);
 	close(fd);
@@ -293,7 +367,7 @@ static void check_fd_cases(void)
 	fd = memfd_create("test-huge", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
 	if (fd >= 0) {
 		(void)!ftruncate(fd, 2 << 20);
-		(void)!fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+		(void)!fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
 		T_EQ(gntemu_check_fd(fd, 0, 1), -EPROTO);
 		close(fd);
 	}
@@ -342,11 +416,9 @@ static void share_map_live(void)
 	/* never writable through the view */
 	T_ASSERT(mprotect((void *)(uintptr_t)v, PG, PROT_READ | PROT_WRITE) != 0);
 
-	/* consecutive refs in the middle: the same fd at an offset */
+	/* consecutive refs in the middle: the memfd holds pages this mapping does not use, so no fd (v1.1) */
 	T_EQ(grant_mapper_map(m, refs + 1, 2, &g2), 0);
-	fd = grant_mapping_fd(g2, &off);
-	T_ASSERT(fd >= 0);
-	T_EQ(off, PG);
+	T_EQ(grant_mapping_fd(g2, &off), -1);
 	v = grant_mapping_addr(g2);
 	T_ASSERT(v != NULL && peer_page_is(v, 0, 0x11) && peer_page_is(v, 1, 0xee));
 	T_EQ(peer_owner_fill(&p, slot, 1, 0x77), 0);
@@ -468,10 +540,21 @@ static void two_shares_in_one_map(void)
 	T_ASSERT(v != NULL && peer_page_is(v, 0, 0xa1) && peer_page_is(v, 1, 0xa1));
 	grant_mapping_destroy(g);
 
-	/* consecutive pages of the second share: its fd and offset */
-	T_EQ(grant_mapper_map(m, rb + 1, 1, &g), 0);
+	/* the whole second share, in order: its fd, from offset 0 */
+	T_EQ(grant_mapper_map(m, rb, 2, &g), 0);
+	off = 1;
 	T_ASSERT(grant_mapping_fd(g, &off) >= 0);
-	T_EQ(off, PG);
+	T_EQ(off, 0);
+	grant_mapping_destroy(g);
+	/* part of a share (its end, its start): no fd, the pages through the view */
+	T_EQ(grant_mapper_map(m, rb + 1, 1, &g), 0);
+	T_EQ(grant_mapping_fd(g, &off), -1);
+	T_ASSERT(peer_page_is(grant_mapping_addr(g), 0, 0x5b));
+	grant_mapping_destroy(g);
+	T_EQ(grant_mapper_map(m, ra, 2, &g), 0);
+	T_EQ(grant_mapping_fd(g, &off), -1);
+	v = grant_mapping_addr(g);
+	T_ASSERT(v != NULL && peer_page_is(v, 0, 0x5a) && peer_page_is(v, 1, 0xa1));
 	grant_mapping_destroy(g);
 	grant_mapper_destroy(m);
 	T_EQ(kid_finish(&p), 0);
@@ -1059,11 +1142,16 @@ enum scenario {
 	S_SPLIT,       /* honest, in three sendmsg()s, the fd with the middle one */
 	S_FD_LAST,     /* honest, in two sendmsg()s, the fd with the last one */
 	S_GARBAGE_OUT, /* 20 honest bytes plus 20 bytes of another reply later */
+	S_GROWABLE,    /* v1.1: sealed SHRINK but not GROW */
+	S_SPARSE_1TIB, /* v1.1: sealed, but 1 TiB (sparse) */
+	S_EXACT,       /* honest, one memfd per share: pgoff 0, the memfd exactly the run's pages */
+	S_OVERSIZED,   /* honest-looking, pgoff 0, but the memfd has pages after the run */
 };
 
-static int honest_memfd(void)
+/* A sealed memfd of npages whose run of H_COUNT pages from page pgoff holds 0x40, 0x41, ... */
+static int pages_memfd(uint32_t npages, uint32_t pgoff)
 {
-	int fd = make_memfd(H_PGOFF + H_COUNT, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 0);
+	int fd = make_memfd(npages, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 0);
 	uint8_t page[PG];
 
 	if (fd < 0) {
@@ -1071,12 +1159,17 @@ static int honest_memfd(void)
 	}
 	for (uint32_t i = 0; i < H_COUNT; i++) {
 		memset(page, (int)(0x40 + i), PG);
-		if (pwrite(fd, page, PG, (off_t)((H_PGOFF + i) * PG)) != (ssize_t)PG) {
+		if (pwrite(fd, page, PG, (off_t)((pgoff + i) * PG)) != (ssize_t)PG) {
 			close(fd);
 			return -1;
 		}
 	}
 	return fd;
+}
+
+static int honest_memfd(void)
+{
+	return pages_memfd(H_PGOFF + H_COUNT, H_PGOFF);
 }
 
 static int send_reply(int conn, const uint32_t f[5], size_t len, const int *fds, size_t nfds)
@@ -1191,7 +1284,18 @@ static int fake_answer(int conn, enum scenario sc, uint32_t ref)
 		}
 		break;
 	case S_TOO_SHORT:
-		fds[0] = make_memfd(H_PGOFF + H_COUNT - 1, F_SEAL_SHRINK, 0);
+		fds[0] = make_memfd(H_PGOFF + H_COUNT - 1, F_SEAL_SHRINK | F_SEAL_GROW, 0);
+		break;
+	case S_GROWABLE:
+		fds[0] = make_memfd(H_PGOFF + H_COUNT, F_SEAL_SHRINK | F_SEAL_SEAL, 0);
+		break;
+	case S_SPARSE_1TIB:
+		fds[0] = make_sized_memfd(1ull << 40, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+		break;
+	case S_EXACT:
+	case S_OVERSIZED:
+		fds[0] = pages_memfd(H_COUNT + (sc == S_OVERSIZED), 0);
+		f[3] = 0;
 		break;
 	default:
 		break;
@@ -1205,6 +1309,10 @@ static int fake_answer(int conn, enum scenario sc, uint32_t ref)
 	case S_SHM_FILE:
 	case S_HUGETLB:
 	case S_TOO_SHORT:
+	case S_GROWABLE:
+	case S_SPARSE_1TIB:
+	case S_EXACT:
+	case S_OVERSIZED:
 		rc = send_reply(conn, f, 20, fds, 1);
 		break;
 	case S_PGOFF_HUGE:
@@ -1334,16 +1442,8 @@ static void fake_owner_main(int in, int out, void *arg)
 			c.rc = 0;
 			kid_send(out, &c, sizeof(c));
 		}
-		if (pfd[1].revents != 0) {
-			int n = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (n >= 0) {
-				if (conn >= 0) {
-					close(conn); /* the grantee gave up on the old one */
-				}
-				conn = n;
-				continue; /* pfd[2] was about the old connection */
-			}
+		if (pfd[1].revents != 0 && peer_accept_newest(lfd, &conn)) {
+			continue; /* pfd[2] was about the old connection */
 		}
 		if (conn >= 0 && pfd[2].revents != 0) {
 			uint8_t req[8];
@@ -1393,8 +1493,9 @@ static int honest_map_works(struct grant_mapper *m)
 		return 0;
 	}
 	v = grant_mapping_addr(g);
+	/* the honest owner's table has pages before the run: never handed to an X server (v1.1) */
 	ok = v != NULL && peer_page_is(v, 0, 0x40) && peer_page_is(v, 1, 0x41) && peer_page_is(v, 2, 0x42) &&
-			grant_mapping_fd(g, &off) >= 0 && off == H_PGOFF * PG;
+			grant_mapping_fd(g, &off) == -1;
 	grant_mapping_destroy(g);
 	return ok;
 }
@@ -1413,6 +1514,8 @@ static void hostile_owners(void)
 		{ "pipe", S_PIPE, 1, -EPROTO },
 		{ "/dev/shm tmpfs file", S_SHM_FILE, 1, -EPROTO },
 		{ "hugetlb memfd", S_HUGETLB, 1, -EPROTO },
+		{ "memfd that can still grow", S_GROWABLE, 1, -EPROTO },
+		{ "sparse 1 TiB memfd", S_SPARSE_1TIB, 1, -EPROTO },
 		{ "file too short", S_TOO_SHORT, 1, -EPROTO },
 		{ "pgoff past any size", S_PGOFF_HUGE, 1, -EPROTO },
 		{ "ref outside the run", S_REF_OUTSIDE, 1, -EPROTO },
@@ -1450,8 +1553,19 @@ static void hostile_owners(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc;
 
+		char text[2048];
+		int lines;
+
 		T_EQ(set_scenario(&p, cases[i].sc, cases[i].times), 0);
+		capture_begin();
 		rc = grant_mapper_map(m, &ref, 1, &g);
+		lines = capture_end(text, sizeof(text));
+		/* a refusal is one log line naming the owner; a success none */
+		if (lines != (rc == 0 ? 0 : 1) || (rc != 0 && strstr(text, "dom 20") == NULL)) {
+			test_fail(__FILE__, __LINE__, "\"%s\": %d log lines: %s", cases[i].name, lines, text);
+			grant_mapping_destroy(g);
+			break;
+		}
 		if (rc != cases[i].want) {
 			test_fail(__FILE__, __LINE__, "\"%s\": map returned %d, expected %d", cases[i].name, rc,
 					cases[i].want);
@@ -1487,7 +1601,82 @@ static void hostile_owners(void)
 	T_EQ(count_fds(), fds0); /* every fd a hostile owner sent was closed */
 }
 
+/*
+ * v1.1: an fd for the X server only when the memfd is exactly the mapping's
+ * pages; a larger memfd is still mapped (copy path), and the limits on size
+ * and seals are each one refusal with one log line.
+ */
+static void fd_only_for_exact_memfds(void)
+{
+	struct fake_cfg cfg = { 22, GRANTEE };
+	uint32_t refs[H_COUNT];
+	struct grant_mapper *m;
+	struct grant_mapping *g = NULL;
+	struct kid p = { 0 };
+	const uint8_t *v;
+	struct stat st;
+	char text[2048];
+	size_t off;
+	int fd;
+
+	env_setup();
+	for (uint32_t i = 0; i < H_COUNT; i++) {
+		refs[i] = H_FIRST + i;
+	}
+	T_ASSERT(kid_spawn(&p, 0, fake_owner_main, &cfg));
+	T_EQ(peer_ready(&p), 0);
+	m = grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 22);
+	T_ASSERT(m != NULL);
+
+	/* exactly sized: the memfd itself, from offset 0, of exactly the mapping's size */
+	T_EQ(set_scenario(&p, S_EXACT, 1000), 0);
+	T_EQ(grant_mapper_map(m, refs, H_COUNT, &g), 0);
+	off = 1;
+	fd = grant_mapping_fd(g, &off);
+	T_ASSERT(fd >= 0);
+	T_EQ(off, 0);
+	T_EQ(fstat(fd, &st), 0);
+	T_EQ(st.st_size, H_COUNT * PG);
+	v = grant_mapping_addr(g);
+	T_ASSERT(v != NULL && peer_page_is(v, 0, 0x40) && peer_page_is(v, H_COUNT - 1, 0x40 + H_COUNT - 1));
+	grant_mapping_destroy(g);
+	/* a dump of fewer pages than that memfd: copy */
+	T_EQ(grant_mapper_map(m, refs, H_COUNT - 1, &g), 0);
+	T_EQ(grant_mapping_fd(g, &off), -1);
+	v = grant_mapping_addr(g);
+	T_ASSERT(v != NULL && peer_page_is(v, 0, 0x40) && peer_page_is(v, H_COUNT - 2, 0x40 + H_COUNT - 2));
+	grant_mapping_destroy(g);
+
+	/* one page more than the run: mapped, no log line, but never an fd (the X server would map it all) */
+	T_EQ(set_scenario(&p, S_OVERSIZED, 1000), 0);
+	capture_begin();
+	T_EQ(grant_mapper_map(m, refs, H_COUNT, &g), 0);
+	T_EQ(capture_end(text, sizeof(text)), 0);
+	T_EQ(grant_mapping_fd(g, &off), -1);
+	v = grant_mapping_addr(g);
+	T_ASSERT(v != NULL);
+	for (uint32_t i = 0; i < H_COUNT; i++) {
+		T_ASSERT(peer_page_is(v, i, (uint8_t)(0x40 + i)));
+	}
+	grant_mapping_destroy(g);
+
+	/* growable, and 1 TiB sparse: -EPROTO with one line saying why */
+	T_EQ(set_scenario(&p, S_GROWABLE, 1), 0);
+	capture_begin();
+	T_EQ(grant_mapper_map(m, refs, H_COUNT, &g), -EPROTO);
+	T_EQ(capture_end(text, sizeof(text)), 1);
+	T_ASSERT(strstr(text, "dom 22") != NULL && strstr(text, "F_SEAL_GROW") != NULL);
+	T_EQ(set_scenario(&p, S_SPARSE_1TIB, 1), 0);
+	capture_begin();
+	T_EQ(grant_mapper_map(m, refs, H_COUNT, &g), -EPROTO);
+	T_EQ(capture_end(text, sizeof(text)), 1);
+	T_ASSERT(strstr(text, "dom 22") != NULL && strstr(text, "larger than 4 GiB") != NULL);
+	T_ASSERT(g == NULL);
+	grant_mapper_destroy(m);
+	T_EQ(kid_finish(&p), 0);
+}
+
 TEST_MAIN(TEST(share_fd_writes_into_share), TEST(parse_reply_table), TEST(check_fd_cases), TEST(share_map_live), TEST(unshare_revokes),
 		TEST(two_shares_in_one_map), TEST(socket_lifecycle), TEST(stale_socket_replaced),
 		TEST(second_owner_in_use), TEST(owner_exit), TEST(fork_drops_owner_sockets), TEST(owner_vs_raw_grantees), TEST(bad_arguments),
-		TEST(xen_without_dev_xen), TEST(hostile_owners))
+		TEST(xen_without_dev_xen), TEST(hostile_owners), TEST(fd_only_for_exact_memfds))

@@ -75,9 +75,12 @@ void grant_mapper_destroy(struct grant_mapper *m);
 /*
  * Maps the n references refs[0..n-1] (1 <= n <= GRANT_MAX_PAGES), in order,
  * read-only. The owner is untrusted: for gntemu every check of emulation.md
- * 3.3 is made (complete reply within $GNTEMU_TIMEOUT_MS, default 5000 ms;
- * status, flags, exactly one fd, ref inside its run, sealed memfd with
- * st_blksize 4096, size covering the run). References are looked up afresh on
+ * 3.3 (v1.1) is made (each LOOKUP's reply complete within $GNTEMU_TIMEOUT_MS,
+ * default 5000 ms, counted per LOOKUP: a call makes one LOOKUP per run, up to
+ * 4096, so a slow owner can hold it up to that many times as long; status,
+ * flags, exactly one fd, ref inside its run, a memfd sealed with F_SEAL_SHRINK
+ * and F_SEAL_GROW, st_blksize 4096, size covering the run and at most 4 GiB).
+ * References are looked up afresh on
  * every call; one reply serves every ref of its run within the call.
  * Returns 0 and *out (caller frees with grant_mapping_destroy), -EPROTO when
  * the owner broke the protocol (one log line says how; the caller ends that
@@ -96,11 +99,19 @@ const void *grant_mapping_addr(struct grant_mapping *g);
 size_t grant_mapping_size(const struct grant_mapping *g);
 
 /*
- * When every page is the next page of one memfd (gntemu with consecutive
- * pages), returns that fd and sets *offset to the byte offset of the first
- * page in it: the fd can be handed to the X server (MIT-SHM AttachFd; dup it,
- * since the X call takes ownership) and drawn from at *offset, with no copy.
- * Otherwise (Xen, scattered pages) returns -1. The fd stays owned by the mapping.
+ * The fd for zero copy, or -1: the caller then copies from grant_mapping_addr.
+ * MIT-SHM AttachFd makes the X server map the whole file, and that X server is
+ * shared by every VM, so the fd is returned only when it holds exactly the
+ * pages of this mapping and nothing else (emulation.md 3.3, v1.1): gntemu,
+ * the n references are pages 0..n-1 of one memfd, in order, and the memfd's
+ * size (fixed by its seals) is exactly n * GRANT_PAGE_SIZE. Pages of the
+ * memfd before the first or after the last one used (pgoff > 0, a memfd
+ * larger than the mapping, a table of many shares) give -1, as do Xen and
+ * scattered pages. So one VM can never make the X server map more than the
+ * pages it granted for this mapping, which is at most GRANT_MAX_PAGES.
+ * *offset (if not NULL) is set to the byte offset of the first page in the
+ * fd: always 0 when an fd is returned. Hand the X server a dup (the X call
+ * takes ownership of its fd); the fd stays owned by the mapping.
  */
 int grant_mapping_fd(const struct grant_mapping *g, size_t *offset);
 
