@@ -3,7 +3,7 @@
 #   make check      all tests (unit, transport, Xen back-ends under xenshim, salt, integration)
 #   make check-san  the same under ASan + UBSan (separate build directory)
 #   make fuzz       libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds
-#   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make install    PREFIX (/usr/local) and DESTDIR honoured; make install-tools: gui-agent and the rig
 
 # V=1 shows every command
 Q = $(if $(V),,@)
@@ -29,6 +29,10 @@ XEN_LIBS    = -lxenvchan -lxengnttab
 LIBS        = $(XEN_LIBS) -lpthread
 
 SAN = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# one version for every program's --version and the packages: the first line of the file "version"
+VERSION := $(shell head -n 1 version)
+VERSION_DEF = -DQGUI_VERSION='"$(VERSION)"'
 
 # ---------------------------------------------------------------- gui-protocol (libqgui)
 LIB_SRCS = $(wildcard gui-protocol/src/*.c)
@@ -134,6 +138,10 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.c tests/lib/*.h $(HEADERS)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib -c -o $@ $<
 
+# version.o alone carries the version: a new version rebuilds only it
+$(BUILD)/gui-protocol/src/version.o: version
+$(BUILD)/gui-protocol/src/version.o: ALL_CFLAGS += $(VERSION_DEF)
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo '  AR      $@'
@@ -236,7 +244,7 @@ demo-live: deps
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-             -Igui-protocol/include -Igui-protocol/src -Itests/lib
+             -Igui-protocol/include -Igui-protocol/src -Itests/lib $(VERSION_DEF)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -254,13 +262,69 @@ fuzz: $(FUZZ_BINS)
 		grep -E 'stat::number_of_executed_units|Done' $(BUILD)/fuzz/$$n.log; \
 	done
 
-# ---------------------------------------------------------------- install
-install: all
-	install -d $(DESTDIR)$(BINDIR)
-	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/)
+# ---------------------------------------------------------------- man pages, install, packages
+# Section 1 pages come from each program's --help and --version (help2man) plus man/<prog>.h2m;
+# guid.conf.5 and guivm-stack-session.1 are written in roff. man/: `man -l` reads them all.
+MAN1_GEN   = gui-daemon guivm-export guivm-proxy
+MAN1_TOOLS = gui-agent guivm-stack-rig
+HELP2MAN   = help2man -N --no-discard-stderr -s 1 -S guivm-stack
+
+$(BUILD)/man/guivm-stack-rig.1: $(BUILD)/bin/rig man/guivm-stack-rig.h2m version
+	@mkdir -p $(dir $@)
+	@echo '  MAN     $@'
+	$(Q)$(HELP2MAN) -i man/guivm-stack-rig.h2m -o $@ $<
+
+$(BUILD)/man/%.1: $(BUILD)/bin/% man/%.h2m version
+	@mkdir -p $(dir $@)
+	@echo '  MAN     $@'
+	$(Q)$(HELP2MAN) -i man/$*.h2m -o $@ $<
+
+man: $(MAN1_GEN:%=$(BUILD)/man/%.1) $(MAN1_TOOLS:%=$(BUILD)/man/%.1)
+
+# Where things go. The packages use PREFIX=/usr (and Debian UNITDIR=/lib/systemd/system); the
+# session scripts and units are the Salt formula's files (salt/guivm-stack/files), with their
+# /usr/bin and /usr/lib/guivm-stack paths rewritten for PREFIX. Binaries are installed
+# unstripped: the package builds strip them (and keep debug symbols apart).
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+LIBEXECDIR ?= $(PREFIX)/lib/guivm-stack
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SALT_FILES  = salt/guivm-stack/files
+FIX_PATHS   = sed -e 's|/usr/bin/gui-daemon|$(BINDIR)/gui-daemon|g' -e 's|/usr/bin/guivm-export|$(BINDIR)/guivm-export|g' \
+              -e 's|/usr/bin/guivm-proxy|$(BINDIR)/guivm-proxy|g' -e 's|/usr/lib/guivm-stack/|$(LIBEXECDIR)/|g'
+
+# gui-daemon, guivm-export and their helpers (GUI qube); guivm-proxy and the session script (dom0)
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DATADIR)/guivm-stack $(DESTDIR)$(SYSCONFDIR)/qubes-rpc \
+		$(DESTDIR)$(UNITDIR)/qubes-gui-agent.service.d
+	install -m 0755 $(GD_BIN) $(BUILD)/bin/guivm-export $(BUILD)/bin/guivm-proxy $(DESTDIR)$(BINDIR)/
+	$(FIX_PATHS) $(SALT_FILES)/guivm-stack-session >$(DESTDIR)$(BINDIR)/guivm-stack-session
+	$(FIX_PATHS) $(SALT_FILES)/use-gui-daemon >$(DESTDIR)$(LIBEXECDIR)/use-gui-daemon
+	$(FIX_PATHS) $(SALT_FILES)/gui-qube-session >$(DESTDIR)$(LIBEXECDIR)/gui-qube-session
+	$(FIX_PATHS) $(SALT_FILES)/guivm-stack.Session >$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/guivm-stack.Session
+	chmod 0755 $(DESTDIR)$(BINDIR)/guivm-stack-session $(DESTDIR)$(LIBEXECDIR)/use-gui-daemon \
+		$(DESTDIR)$(LIBEXECDIR)/gui-qube-session $(DESTDIR)$(SYSCONFDIR)/qubes-rpc/guivm-stack.Session
+	$(FIX_PATHS) $(SALT_FILES)/guivm-stack-guid.service >$(DESTDIR)$(UNITDIR)/guivm-stack-guid.service
+	install -m 0644 $(SALT_FILES)/qubes-gui-agent-dropin.conf \
+		$(DESTDIR)$(UNITDIR)/qubes-gui-agent.service.d/50-guivm-stack.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/guivm-stack-guid.service
+	install -m 0644 $(MAN1_GEN:%=$(BUILD)/man/%.1) man/guivm-stack-session.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/guid.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 gui-daemon/guid.conf.example $(DESTDIR)$(DATADIR)/guivm-stack/
+
+# the developers' tools, never part of a Qubes install: gui-agent and the rig (as guivm-stack-rig)
+install-tools: all $(BUILD)/bin/rig man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/bin/gui-agent $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/bin/rig $(DESTDIR)$(BINDIR)/guivm-stack-rig
+	install -m 0644 $(MAN1_TOOLS:%=$(BUILD)/man/%.1) $(DESTDIR)$(MANDIR)/man1/
+
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check check-run check-san bench demo demo-live fuzz fuzz-build install clean
+.PHONY: all deps check check-run check-san bench demo demo-live fuzz fuzz-build install clean \
+	man install-tools
 .SECONDARY:

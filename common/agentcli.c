@@ -5,6 +5,7 @@
 
 #include "agentcli.h"
 #include "qgui/log.h"
+#include "qgui/version.h"
 #include "qubes-gui-protocol.h"
 
 /* The exit status after a bad command line, in every program. */
@@ -66,8 +67,7 @@ int agentcli_parse(const struct agentcli_prog *p, int argc, char **argv, struct 
 			fputs(p->usage, stdout);
 			return 0;
 		case OPT_VERSION:
-			printf("%s, Qubes GUI protocol %d.%d\n", p->version, QUBES_GUID_PROTOCOL_VERSION_MAJOR,
-					QUBES_GUID_PROTOCOL_VERSION_MINOR);
+			qgui_version_print(stdout, p->name);
 			return 0;
 		case ':':
 			fprintf(stderr, "%s: option %.60s needs a value (see --help)\n", p->name, argv[optind - 1]);

@@ -16,8 +16,7 @@ struct agentcli_opts {
 struct agentcli_prog {
 	const char *name;      /* starts every error line: "gui-agent" */
 	const char *domid_arg; /* -d's value in the "is required" line: "GUI_DOMID" */
-	const char *usage;     /* the whole --help text, printed as it is */
-	const char *version;   /* --version prints "<version>, Qubes GUI protocol 1.8" */
+	const char *usage;     /* the whole --help text, printed as it is; --version: qgui_version_print(name) */
 };
 
 /*

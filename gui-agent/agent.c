@@ -96,8 +96,7 @@ static void run(struct agent *a, const sigset_t *wait_mask)
 
 int main(int argc, char **argv)
 {
-	static const struct agentcli_prog cli = { .name = "gui-agent", .domid_arg = "GUI_DOMID", .usage = usage,
-		.version = "gui-agent (guivm-stack)" };
+	static const struct agentcli_prog cli = { .name = "gui-agent", .domid_arg = "GUI_DOMID", .usage = usage };
 	struct agentcli_opts o;
 	struct agent a;
 	char host[64];

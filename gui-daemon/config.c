@@ -43,6 +43,7 @@
 
 #include "config.h"
 #include "qgui/log.h"
+#include "qgui/version.h"
 #include "qubes-gui-protocol.h"
 
 #define DEFAULT_CONFIG_PATH "/etc/qubes/guid.conf"
@@ -529,9 +530,10 @@ void config_usage(FILE *f)
 	      "      --clipboard-dir=DIR      global clipboard directory (default /var/run/qubes)\n"
 	      "      --transport=xen|socket|auto  vchan and grant back-end (default auto)\n"
 	      "  -h, --help                   this text\n"
-	      "      --version                the GUI protocol version\n"
+	      "      --version                the program and GUI protocol version\n"
 	      "\n"
-	      "The config file is read first and options override it. Keys in \"global\":\n"
+	      "The config file is read first and options override it. Keys of its group \"global\"\n"
+	      "(see guid.conf(5)) are\n"
 	      "  allow_fullscreen, override_redirect_protection, allow_utf8_titles (bool);\n"
 	      "  override_redirect (\"allow\", \"disabled\" or \"disable\"); secure_copy_sequence,\n"
 	      "  secure_paste_sequence (\"Ctrl-Shift-c\" style: Shift- Ctrl- Alt-/Mod1- Mod2- Mod3- Mod4-,\n"
@@ -937,9 +939,7 @@ enum config_result config_parse(struct gd_config *c, int argc, char **argv, char
 			fflush(stdout);
 			return CONFIG_HELP;
 		case OPT_VERSION:
-			printf("Qubes GUI Daemon protocol version: %d.%d\n", QUBES_GUID_PROTOCOL_VERSION_MAJOR,
-					QUBES_GUID_PROTOCOL_VERSION_MINOR);
-			fflush(stdout);
+			qgui_version_print(stdout, "gui-daemon");
 			return CONFIG_VERSION;
 		case OPT_TRAY:
 			if (config_parse_tray_mode(optarg, &cl.tray_mode, &cl.tray_mods) != 0) {

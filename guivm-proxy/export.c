@@ -516,8 +516,7 @@ static int turn(struct exporter *e)
 
 int main(int argc, char **argv)
 {
-	static const struct agentcli_prog cli = { .name = "guivm-export", .domid_arg = "DOM0_DOMID", .usage = usage,
-		.version = "guivm-export" };
+	static const struct agentcli_prog cli = { .name = "guivm-export", .domid_arg = "DOM0_DOMID", .usage = usage };
 	static struct exporter ex;
 	struct exporter *e = &ex;
 	const struct export_stats *st;

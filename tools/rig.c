@@ -17,6 +17,7 @@
 #include <X11/extensions/XTest.h>
 #include <X11/keysym.h>
 
+#include "qgui/version.h"
 #include "stack.h"
 #include "test.h"
 #include "xrig.h"
@@ -134,7 +135,9 @@ static void usage(FILE *f)
 		   "  --live          dom0 is a Xephyr window on $DISPLAY (needs a desktop); otherwise a headless Xvfb\n"
 		   "  --layout=L      nested (default: the desktop runs in a Xephyr on the export server) or direct\n"
 		   "  --out=DIR       where the demo writes dom0.png and summary.txt (default build/demo)\n"
-		   "  --size=WxH      dom0's screen (default 1280x800)\n");
+		   "  --size=WxH      dom0's screen (default 1280x800)\n"
+		   "  --help          this text\n"
+		   "  --version       the program and GUI protocol version\n");
 }
 
 int main(int argc, char **argv)
@@ -142,7 +145,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "demo", no_argument, NULL, 'D' }, { "live", no_argument, NULL, 'L' },
 		{ "layout", required_argument, NULL, 'l' }, { "out", required_argument, NULL, 'o' },
-		{ "size", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "size", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
 	};
 	bool demo = false, live = false, direct = false;
 	const char *out = "build/demo";
@@ -184,6 +188,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			qgui_version_print(stdout, basename(argv[0])); /* installed as guivm-stack-rig */
 			return 0;
 		default:
 			usage(stderr);

@@ -745,7 +745,7 @@ static void command_line(void)
 		const char *says;
 	} cases[] = {
 		{ { "--help" }, 0, "usage: guivm-export -d" },
-		{ { "--version" }, 0, "guivm-export, Qubes GUI protocol 1.8" },
+		{ { "--version" }, 0, "guivm-export (guivm-stack) " },
 		{ { "-d", "0", "--bogus" }, 2, "--bogus" },
 		{ { "-d", "0", "-x" }, 2, "-x" },
 		{ { "-d", "abc" }, 2, "-d" },
