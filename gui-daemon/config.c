@@ -52,6 +52,10 @@
 #define MAX_EVENTS_DELAY 5000
 #define MAX_STARTUP_TIMEOUT 86400
 #define MAX_BORDER_WIDTH 32
+#define MIN_IMAGE_MEMORY 16          /* MiB; 0 is "automatic" */
+#define MAX_IMAGE_MEMORY (1u << 20)  /* MiB: 1 TiB */
+#define AUTO_IMAGE_MEMORY (256ull << 20)
+#define AUTO_IMAGE_SCREENS 16
 #define MAX_KEY_SEQ_LEN 64
 #define MAX_TRAY_MODE_LEN 64
 #define SHOWN_MAX 64 /* bytes of a bad value echoed in an error */
@@ -497,6 +501,16 @@ void config_defaults(struct gd_config *c)
 	strcpy(c->clipboard_dir, "/var/run/qubes");
 }
 
+uint64_t config_image_budget(const struct gd_config *c, uint32_t w, uint32_t h)
+{
+	uint64_t screens = (uint64_t)w * h * 4 * AUTO_IMAGE_SCREENS;
+
+	if (c->max_image_memory > 0) {
+		return (uint64_t)c->max_image_memory << 20;
+	}
+	return screens > AUTO_IMAGE_MEMORY ? screens : AUTO_IMAGE_MEMORY;
+}
+
 void config_usage(FILE *f)
 {
 	fputs("Usage: gui-daemon -d domain_id -N domain_name [options]\n"
@@ -540,7 +554,8 @@ void config_usage(FILE *f)
 	      "  or \"disable\"/\"none\"); max_clipboard_size (int; out of range: warning, ignored);\n"
 	      "  trayicon_mode; window_background_color; startup_timeout (0..86400 s);\n"
 	      "  events_max_delay (0..5000 ms); border_width (0..32); paste_policy_command;\n"
-	      "  clipboard_dir. log_level is read but has no effect (as in qubes-guid); unknown keys\n"
+	      "  clipboard_dir; max_image_memory (MiB the copy path may hold per agent, 16..1048576,\n"
+	      "  0 = automatic). log_level is read but has no effect (as in qubes-guid); unknown keys\n"
 	      "  are ignored.\n",
 	      f);
 }
@@ -719,6 +734,16 @@ static enum config_result apply_group(struct ctx *x, struct gd_config *c, const 
 			return file_bad_int(x, "border_width", path, iv, "0..32");
 		}
 		c->border_width = (unsigned)iv;
+	}
+
+	if (get_int(x, path, g, "max_image_memory", &iv, &present)) {
+		return CONFIG_ERROR;
+	}
+	if (present) {
+		if (iv != 0 && (iv < MIN_IMAGE_MEMORY || iv > MAX_IMAGE_MEMORY)) {
+			return file_bad_int(x, "max_image_memory", path, iv, "0 (automatic) or 16..1048576 MiB");
+		}
+		c->max_image_memory = (uint32_t)iv;
 	}
 
 	if (get_str(x, path, g, "paste_policy_command", &sv, &line)) {

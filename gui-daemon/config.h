@@ -75,6 +75,8 @@ struct gd_config {
 	char paste_policy_command[512];    /* paste_policy_command: run with source and target VM names as
 	                                      arguments; exit 0 = allow. "" (default) = allow without asking */
 	char clipboard_dir[256];           /* clipboard_dir / --clipboard-dir: default "/var/run/qubes" */
+	uint32_t max_image_memory;         /* max_image_memory: MiB the copy path may hold, 0 (default) =
+	                                      automatic (config_image_budget) */
 
 	/* warnings met while parsing (a missing file, an ignored value), for the caller to log once it
 	   has logged its first line (which names the back-end); at most GD_MAX_WARNINGS are kept */
@@ -110,6 +112,13 @@ int config_parse_key_seq(const char *s, struct key_seq *out);
 
 /* Parses a trayicon mode ("tint+border1" ...). Returns 0 or -EINVAL. */
 int config_parse_tray_mode(const char *s, enum tray_mode *mode, unsigned *mods);
+
+/*
+ * The image memory budget in bytes for a screen of w x h: max_image_memory MiB, or when
+ * that is 0 the larger of 256 MiB and 16 screens' worth (w * h * 4 each: eight full-screen
+ * windows, as the copy path holds two copies of each).
+ */
+uint64_t config_image_budget(const struct gd_config *c, uint32_t w, uint32_t h);
 
 /* Writes the usage text to f. */
 void config_usage(FILE *f);

@@ -34,6 +34,7 @@ struct gwin {
 	bool mapped;                   /* the agent has it mapped (MSG_MAP without a later UNMAP) */
 	bool override_redirect;        /* granted, not requested */
 	bool docked;                   /* a tray icon */
+	bool reparented;               /* its frame has a parent other than the root (a WM frame, a tray) */
 	bool configure_pending;        /* we sent a CONFIGURE and wait for the agent to echo it */
 	struct rect pending;           /* what we sent */
 	unsigned long cfg_serial;      /* X request serial of our last configure of the frame */
@@ -41,6 +42,7 @@ struct gwin {
 	uint32_t flags_state;          /* WINDOW_FLAG_* as last reported to the agent */
 	bool fullscreen_requested;     /* agent asked for fullscreen, shown as maximised */
 	struct gimage img;             /* width == 0: no image */
+	struct ximg *tray;             /* docked and painted from the screen window: its coloured copy */
 	unsigned long frame, content;  /* X ids (frame carries the border and the properties) */
 };
 

@@ -30,6 +30,7 @@ struct session {
 	bool clip_requested;           /* a secure copy is pending: the next CLIPBOARD_DATA is wanted */
 	uint32_t clip_time;
 	bool or_warned;
+	bool budget_warned;            /* an image was refused for the memory budget (logged once) */
 	enum session_end end;
 	uint32_t *refs;                /* scratch: a dump's refs, aligned */
 	/* events_max_delay: input events wait in this FIFO until their (non-decreasing) due time */
@@ -222,13 +223,19 @@ static bool allowed_or(struct session *s, struct gwin *w, bool requested, int32_
 	return true;
 }
 
-/* Keeps an override-redirect window (with its border) inside the work area unless it is entirely off-screen. */
+/*
+ * Keeps a window (with its border) inside the work area unless it is entirely off-screen, so
+ * that whatever the VM shows has the label colour beside it: override-redirect windows always,
+ * normal windows when no window manager manages them (nothing else would keep their border on
+ * the screen: a full-screen window at (0, 0) would have its frame at (-b, -b)). Tray icons
+ * are placed by the tray.
+ */
 static bool force_on_screen(struct session *s, struct gwin *w)
 {
 	int b = x11_border(s->x, w);
 	struct rect work, f = { w->geom.x - b, w->geom.y - b, w->geom.w + 2 * b, w->geom.h + 2 * b }, old = w->geom;
 
-	if (!w->override_redirect) {
+	if (w->docked || (!w->override_redirect && x11_wm_manages(s->x, w))) {
 		return false;
 	}
 	x11_workarea(s->x, &work);
@@ -283,6 +290,25 @@ static bool clip(struct rect *r, const struct gwin *w, uint32_t iw, uint32_t ih,
 	return true;
 }
 
+/*
+ * An image refused for the memory budget (max_image_memory): the protocol lets the daemon
+ * show nothing for a dump it acknowledges, so this is a refusal, not a violation; the
+ * window shows its background until an image fits. Logged once per session.
+ */
+static void over_budget(struct session *s, struct gwin *w, uint32_t width, uint32_t height)
+{
+	uint64_t used, max;
+
+	if (s->budget_warned) {
+		return;
+	}
+	s->budget_warned = true;
+	x11_img_budget(s->x, &used, &max);
+	log_error("window 0x%x: a %ux%u image would take the image memory over its budget (%llu of %llu MiB in "
+		  "use): not shown, nor any other image over the budget", w->remote, width, height,
+			(unsigned long long)(used >> 20), (unsigned long long)(max >> 20));
+}
+
 /* Draws rectangle r of w from its own image, or from the screen window's image (reference 2.3). */
 static void repaint(struct session *s, struct gwin *w, struct rect r)
 {
@@ -296,8 +322,9 @@ static void repaint(struct session *s, struct gwin *w, struct rect r)
 	} else if (s->screen_win && s->screen_win != w && s->screen_win->img.x) {
 		const struct gimage *src = &s->screen_win->img;
 
-		if (clip(&r, w, src->width, src->height, w->geom.x, w->geom.y)) {
-			x11_img_put(s->x, w, src, &r, w->geom.x, w->geom.y);
+		if (clip(&r, w, src->width, src->height, w->geom.x, w->geom.y) &&
+				x11_img_put(s->x, w, src, &r, w->geom.x, w->geom.y) == -EDQUOT) {
+			over_budget(s, w, (uint32_t)w->geom.w, (uint32_t)w->geom.h); /* a tray icon's coloured copy */
 		}
 	}
 }
@@ -551,6 +578,13 @@ static enum session_end on_dock(struct session *s, const struct proto_msg *m, st
 		w->override_redirect = false;
 		x11_win_set_override_redirect(s->x, w);
 	}
+	if (w->img.x) {
+		/* an image dumped before the dock may be zero copy: tray pixels are always coloured copies */
+		x11_img_release(s->x, &w->img);
+		if (x11_img_attach(s->x, w) != 0) {
+			image_release(s, &w->img);
+		}
+	}
 	x11_win_dock(s->x, w);
 	return SESSION_RUNNING;
 }
@@ -562,6 +596,8 @@ static enum session_end on_dump(struct session *s, const struct proto_msg *m, st
 	int rc;
 
 	memset(&w->img, 0, sizeof(w->img));
+	/* the replaced image's X side goes first: what it held is free for the new one's budget */
+	x11_img_release(s->x, &old);
 	if (d->nrefs > 0 && d->width > 0 && d->height > 0 && !s->cfg->invisible) {
 		for (uint32_t i = 0; i < d->nrefs; i++) {
 			s->refs[i] = proto_dump_ref(d, i);
@@ -574,8 +610,13 @@ static enum session_end on_dump(struct session *s, const struct proto_msg *m, st
 		if (rc == 0) {
 			w->img.width = d->width;
 			w->img.height = d->height;
-			if (x11_img_attach(s->x, w) != 0) {
+			rc = x11_img_attach(s->x, w);
+			if (rc == -EDQUOT) {
+				over_budget(s, w, d->width, d->height);
+			} else if (rc != 0) {
 				log_error("window 0x%x: cannot show its %ux%u image", w->remote, d->width, d->height);
+			}
+			if (rc != 0) {
 				grant_mapping_destroy(w->img.mapping);
 				memset(&w->img, 0, sizeof(w->img));
 			}
@@ -749,7 +790,7 @@ void session_screen_changed(struct session *s)
 {
 	for (size_t b = 0; s && b < HASH_BUCKETS; b++) {
 		for (struct wnode *n = s->buckets[b]; n; n = n->next) {
-			if (n->w.override_redirect && force_on_screen(s, &n->w)) {
+			if (force_on_screen(s, &n->w)) {
 				x11_win_configure(s->x, &n->w);
 				send_configure(s, &n->w);
 			}
@@ -840,7 +881,7 @@ static void ev_configured(void *ctx, struct gwin *w, const struct rect *r)
 		return;
 	}
 	w->geom = *r;
-	if (w->override_redirect && force_on_screen(s, w)) {
+	if (force_on_screen(s, w)) {
 		x11_win_configure(s->x, w); /* something moved an unmanaged window off the screen: move it back */
 	} else {
 		x11_win_fit_content(s->x, w);

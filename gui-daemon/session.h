@@ -49,7 +49,7 @@ struct session_ref {
  */
 int session_timeout(struct session *s);
 
-/* Called on SIGHUP: re-reads the screen and re-applies the override-redirect rules. */
+/* Called on SIGHUP: re-reads the screen and re-applies the on-screen rules. */
 void session_screen_changed(struct session *s);
 
 #endif

@@ -27,6 +27,8 @@ struct ximg {
 	uint32_t offset;
 	uint8_t *own;     /* our copy buffer (copy path), else NULL */
 	size_t own_size;
+	uint32_t w, h;    /* own: its size in pixels (stride w * 4) */
+	size_t charged;   /* what it counts against the image memory budget */
 };
 
 enum atom_id {
@@ -34,7 +36,8 @@ enum atom_id {
 	A_WM_DELETE_WINDOW, A_NET_WM_PING, A_NET_WM_NAME, A_NET_WM_ICON_NAME, A_UTF8_STRING, A_NET_WM_ICON,
 	A_NET_WM_STATE, A_NET_WM_STATE_FULLSCREEN, A_NET_WM_STATE_DEMANDS_ATTENTION, A_NET_WM_STATE_HIDDEN,
 	A_NET_WM_STATE_MAXIMIZED_VERT, A_NET_WM_STATE_MAXIMIZED_HORZ, A_NET_WORKAREA, A_NET_CURRENT_DESKTOP,
-	A_XEMBED, A_XEMBED_INFO, A_NET_SYSTEM_TRAY_OPCODE, A_NET_SYSTEM_TRAY_S0, A_MANAGER, A_COUNT
+	A_XEMBED, A_XEMBED_INFO, A_NET_SYSTEM_TRAY_OPCODE, A_NET_SYSTEM_TRAY_S0, A_MANAGER, A_NET_SUPPORTING_WM_CHECK,
+	A_COUNT
 };
 
 static const char *const atom_names[A_COUNT] = {
@@ -43,6 +46,7 @@ static const char *const atom_names[A_COUNT] = {
 	"_NET_WM_STATE", "_NET_WM_STATE_FULLSCREEN", "_NET_WM_STATE_DEMANDS_ATTENTION", "_NET_WM_STATE_HIDDEN",
 	"_NET_WM_STATE_MAXIMIZED_VERT", "_NET_WM_STATE_MAXIMIZED_HORZ", "_NET_WORKAREA", "_NET_CURRENT_DESKTOP",
 	"_XEMBED", "_XEMBED_INFO", "_NET_SYSTEM_TRAY_OPCODE", "_NET_SYSTEM_TRAY_S0", "MANAGER",
+	"_NET_SUPPORTING_WM_CHECK",
 };
 
 #define MAX_DOCKED 64
@@ -71,7 +75,11 @@ struct x11 {
 	struct gwin *docked[MAX_DOCKED];
 	size_t ndocked;
 	Window tray_owner;
+	uint64_t img_bytes, img_max; /* the copy path's memory in use, and the budget (max_image_memory) */
+	bool wm_present;             /* an EWMH window manager runs (_NET_SUPPORTING_WM_CHECK) */
 };
+
+static void ximg_free(struct x11 *x, struct ximg *xi);
 
 /* "0xRRGGBB" or an X colour name into a pixel value of the default colormap. */
 static int resolve_color(struct x11 *x, const char *spec, unsigned long *pixel, uint32_t *rgb)
@@ -166,6 +174,38 @@ static void read_workarea(struct x11 *x)
 	}
 }
 
+/* The window _NET_SUPPORTING_WM_CHECK of win names, or None. */
+static Window wm_check(struct x11 *x, Window win)
+{
+	Atom type;
+	int format;
+	unsigned long n, after;
+	unsigned char *data = NULL;
+	Window v = None;
+
+	if (XGetWindowProperty(x->dpy, win, x->atoms[A_NET_SUPPORTING_WM_CHECK], 0, 1, False, XA_WINDOW, &type,
+			    &format, &n, &after, &data) == Success && data) {
+		if (format == 32 && n == 1) {
+			v = (Window)((unsigned long *)data)[0];
+		}
+		XFree(data);
+	}
+	return v;
+}
+
+/* EWMH: a window manager runs when the root's check window names itself too (a stale property does not). */
+static void read_wm(struct x11 *x)
+{
+	Window w = wm_check(x, x->root);
+
+	x->wm_present = w != None && wm_check(x, w) == w;
+}
+
+bool x11_wm_manages(const struct x11 *x, const struct gwin *w)
+{
+	return x->wm_present || w->reparented;
+}
+
 static void read_screen(struct x11 *x)
 {
 	XWindowAttributes a;
@@ -176,6 +216,8 @@ static void read_screen(struct x11 *x)
 		x->depth = (uint32_t)a.depth;
 	}
 	read_workarea(x);
+	read_wm(x);
+	x->img_max = config_image_budget(x->cfg, x->root_w, x->root_h);
 }
 
 void x11_reread_screen(struct x11 *x)
@@ -416,6 +458,10 @@ void x11_win_destroy(struct x11 *x, struct gwin *w)
 		return;
 	}
 	forget_docked(x, w);
+	if (w->tray) {
+		ximg_free(x, w->tray);
+		w->tray = NULL;
+	}
 	XDeleteContext(x->dpy, w->frame, x->wctx);
 	XDeleteContext(x->dpy, w->content, x->wctx);
 	XDestroyWindow(x->dpy, w->frame);
@@ -683,45 +729,60 @@ void x11_keymap(struct x11 *x, uint8_t keys[32])
 
 /* ----------------------------------------------------------------- images */
 
-int x11_img_attach(struct x11 *x, struct gwin *w)
+/* Attaches fd (ownership taken) as xi's segment. 0, or -1 (logged). */
+static int attach_seg(struct x11 *x, struct ximg *xi, int fd)
 {
-	struct gimage *img = &w->img;
-	struct ximg *xi = calloc(1, sizeof(*xi));
-	size_t offset = 0, bytes = (size_t)img->width * img->height * 4;
-	int fd = w->docked ? -1 : grant_mapping_fd(img->mapping, &offset);
 	xcb_generic_error_t *err;
 
-	if (xi == NULL) {
-		return -1;
-	}
-	if (fd >= 0 && offset <= UINT32_MAX - bytes) {
-		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* the X call takes ownership of its fd */
-		xi->offset = (uint32_t)offset;
-	} else {
-		/* copy path: a sealed memfd of our own, filled from the mapping on every put */
-		fd = memfd_create("gui-daemon-image", MFD_CLOEXEC);
-		xi->own_size = bytes ? bytes : 4;
-		if (fd < 0 || ftruncate(fd, (off_t)xi->own_size) != 0) {
-			goto fail;
-		}
-		xi->own = mmap(NULL, xi->own_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (xi->own == MAP_FAILED) {
-			xi->own = NULL;
-			goto fail;
-		}
-	}
-	if (fd < 0) {
-		goto fail;
-	}
 	xi->seg = xcb_generate_id(x->xcb);
 	err = xcb_request_check(x->xcb, xcb_shm_attach_fd_checked(x->xcb, xi->seg, fd, 1));
-	fd = -1;
 	if (err) {
 		log_error("MIT-SHM attach failed (X error %u)", err->error_code);
 		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A buffer of our own of w x h pixels, attached to the X server, charged
+ * w * h * 4 + extra bytes against the budget. The budget is checked before
+ * anything is allocated: -EDQUOT when it would be exceeded, -1 on other
+ * failures (logged).
+ */
+static int own_buffer(struct x11 *x, uint32_t w, uint32_t h, size_t extra, struct ximg **out)
+{
+	size_t bytes = (size_t)w * h * 4;
+	struct ximg *xi;
+	int fd;
+
+	if (bytes + extra > x->img_max || x->img_bytes > x->img_max - (bytes + extra)) {
+		return -EDQUOT;
+	}
+	xi = calloc(1, sizeof(*xi));
+	if (xi == NULL) {
+		return -1;
+	}
+	xi->w = w;
+	xi->h = h;
+	xi->own_size = bytes ? bytes : 4;
+	/* a sealed memfd of our own, filled from the agent's pages on every put */
+	fd = memfd_create("gui-daemon-image", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)xi->own_size) != 0) {
 		goto fail;
 	}
-	img->x = xi;
+	xi->own = mmap(NULL, xi->own_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (xi->own == MAP_FAILED) {
+		xi->own = NULL;
+		goto fail;
+	}
+	if (attach_seg(x, xi, fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	xi->charged = bytes + extra;
+	x->img_bytes += xi->charged;
+	*out = xi;
 	return 0;
 fail:
 	if (fd >= 0) {
@@ -734,20 +795,64 @@ fail:
 	return -1;
 }
 
-void x11_img_release(struct x11 *x, struct gimage *img)
+static void ximg_free(struct x11 *x, struct ximg *xi)
 {
-	struct ximg *xi = img->x;
-
-	if (xi == NULL) {
-		return;
-	}
 	xcb_shm_detach(x->xcb, xi->seg);
 	if (xi->own) {
 		explicit_bzero(xi->own, xi->own_size); /* a copy of VM pixels */
 		munmap(xi->own, xi->own_size);
 	}
+	x->img_bytes -= xi->charged;
 	free(xi);
+}
+
+int x11_img_attach(struct x11 *x, struct gwin *w)
+{
+	struct gimage *img = &w->img;
+	size_t offset = 0, bytes = (size_t)img->width * img->height * 4;
+	int fd = w->docked ? -1 : grant_mapping_fd(img->mapping, &offset);
+	struct ximg *xi;
+
+	if (fd < 0 || offset > UINT32_MAX - bytes) {
+		/* copy path: it holds our buffer and the agent's pages it reads, both charged */
+		int rc = own_buffer(x, img->width, img->height, grant_mapping_size(img->mapping), &xi);
+
+		if (rc == 0) {
+			img->x = xi;
+		}
+		return rc;
+	}
+	xi = calloc(1, sizeof(*xi));
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* the X call takes ownership of its fd */
+	if (xi == NULL || fd < 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		free(xi);
+		return -1;
+	}
+	xi->offset = (uint32_t)offset;
+	if (attach_seg(x, xi, fd) != 0) {
+		free(xi);
+		return -1;
+	}
+	img->x = xi;
+	return 0;
+}
+
+void x11_img_release(struct x11 *x, struct gimage *img)
+{
+	if (img->x == NULL) {
+		return;
+	}
+	ximg_free(x, img->x);
 	img->x = NULL;
+}
+
+void x11_img_budget(const struct x11 *x, uint64_t *used, uint64_t *max)
+{
+	*used = x->img_bytes;
+	*max = x->img_max;
 }
 
 /* Tray colouring of one pixel (reference 4.6, tint mode): the label's hue and saturation, the pixel's lightness. */
@@ -798,19 +903,29 @@ static uint32_t tray_pixel(const struct x11 *x, uint32_t v, uint32_t px, uint32_
 	}
 }
 
-/* Copies rectangle r of src (stride sw pixels) into our buffer, applying the tray mode to docked windows. */
-static void copy_rect(struct x11 *x, struct gwin *w, const uint8_t *src, uint32_t sw, const struct rect *r)
+/*
+ * Copies rectangle r of the agent's pages src (sw x sh pixels) seen at offset (sx, sy) into
+ * our buffer dst at r, applying the tray mode to docked windows (dst is then the icon: its
+ * size decides the edges, and the source pixel at the icon's top-left is the bg key).
+ */
+static void copy_rect(struct x11 *x, const struct gwin *w, struct ximg *dst, const uint8_t *src, uint32_t sw,
+		uint32_t sh, int sx, int sy, const struct rect *r)
 {
-	struct ximg *xi = w->img.x;
-	uint32_t dw = w->img.width, key = 0;
+	uint32_t key = 0;
 
-	if (w->docked) {
-		memcpy(&key, src, 4);
+	/* the caller clipped r; this guards the buffers whatever it did */
+	if (r->x < 0 || r->y < 0 || (uint32_t)r->x + (uint32_t)r->w > dst->w || (uint32_t)r->y + (uint32_t)r->h > dst->h ||
+			(int64_t)r->x + sx < 0 || (int64_t)r->y + sy < 0 || (int64_t)r->x + r->w + sx > sw ||
+			(int64_t)r->y + r->h + sy > sh) {
+		return;
+	}
+	if (w->docked && sx >= 0 && sy >= 0 && (uint32_t)sx < sw && (uint32_t)sy < sh) {
+		memcpy(&key, src + ((size_t)sy * sw + (size_t)sx) * 4, 4);
 		key &= 0xffffff;
 	}
 	for (int32_t row = 0; row < r->h; row++) {
-		const uint8_t *s = src + ((size_t)(r->y + row) * sw + (size_t)r->x) * 4;
-		uint8_t *d = xi->own + ((size_t)(r->y + row) * dw + (size_t)r->x) * 4;
+		const uint8_t *s = src + ((size_t)(r->y + sy + row) * sw + (size_t)(r->x + sx)) * 4;
+		uint8_t *d = dst->own + ((size_t)(r->y + row) * dst->w + (size_t)r->x) * 4;
 
 		if (!w->docked) {
 			memcpy(d, s, (size_t)r->w * 4);
@@ -820,33 +935,60 @@ static void copy_rect(struct x11 *x, struct gwin *w, const uint8_t *src, uint32_
 			uint32_t v;
 
 			memcpy(&v, s + col * 4, 4);
-			v = tray_pixel(x, v & 0xffffff, (uint32_t)(r->x + col), (uint32_t)(r->y + row), w->img.width,
-					w->img.height, key);
+			v = tray_pixel(x, v & 0xffffff, (uint32_t)(r->x + col), (uint32_t)(r->y + row), dst->w, dst->h,
+					key);
 			memcpy(d + col * 4, &v, 4);
 		}
 	}
 }
 
-void x11_img_put(struct x11 *x, struct gwin *w, const struct gimage *src, const struct rect *r, int sx, int sy)
+static void put(struct x11 *x, struct gwin *w, const struct ximg *xi, uint32_t iw, uint32_t ih, const struct rect *r,
+		int sx, int sy)
+{
+	xcb_shm_put_image(x->xcb, (xcb_drawable_t)w->content, (xcb_gcontext_t)XGContextFromGC(x->gc), (uint16_t)iw,
+			(uint16_t)ih, (uint16_t)(r->x + sx), (uint16_t)(r->y + sy), (uint16_t)r->w, (uint16_t)r->h,
+			(int16_t)r->x, (int16_t)r->y, 24, XCB_IMAGE_FORMAT_Z_PIXMAP, 0, xi->seg, xi->offset);
+}
+
+int x11_img_put(struct x11 *x, struct gwin *w, const struct gimage *src, const struct rect *r, int sx, int sy)
 {
 	const struct gimage *img = src ? src : &w->img;
 	struct ximg *xi = img->x;
+	const uint8_t *pages;
 
 	if (xi == NULL || r->w <= 0 || r->h <= 0) {
-		return;
+		return 0;
+	}
+	if (w->docked) {
+		/*
+		 * Every tray pixel goes through trayicon_mode, also when the icon is painted from
+		 * the screen window's image: into a buffer of the icon's own, coloured on the way.
+		 */
+		struct ximg *dst = src ? w->tray : xi;
+
+		if (src && dst == NULL) {
+			int rc = own_buffer(x, (uint32_t)w->geom.w, (uint32_t)w->geom.h, 0, &w->tray);
+
+			if (rc != 0) {
+				return rc;
+			}
+			dst = w->tray;
+		}
+		if (dst->own == NULL || (pages = grant_mapping_addr(img->mapping)) == NULL) {
+			return 0; /* never VM pixels as they are */
+		}
+		copy_rect(x, w, dst, pages, img->width, img->height, src ? sx : 0, src ? sy : 0, r);
+		put(x, w, dst, dst->w, dst->h, r, 0, 0);
+		return 0;
 	}
 	if (src == NULL && xi->own) {
-		const uint8_t *pages = grant_mapping_addr(img->mapping);
-
-		if (pages == NULL) {
-			return;
+		if ((pages = grant_mapping_addr(img->mapping)) == NULL) {
+			return 0;
 		}
-		copy_rect(x, w, pages, img->width, r);
+		copy_rect(x, w, xi, pages, img->width, img->height, 0, 0, r);
 	}
-	xcb_shm_put_image(x->xcb, (xcb_drawable_t)w->content, (xcb_gcontext_t)XGContextFromGC(x->gc),
-			(uint16_t)img->width, (uint16_t)img->height, (uint16_t)(r->x + sx), (uint16_t)(r->y + sy),
-			(uint16_t)r->w, (uint16_t)r->h, (int16_t)r->x, (int16_t)r->y, 24, XCB_IMAGE_FORMAT_Z_PIXMAP, 0,
-			xi->seg, xi->offset);
+	put(x, w, xi, img->width, img->height, r, sx, sy);
+	return 0;
 }
 
 /* ----------------------------------------------------------------- events */
@@ -1046,6 +1188,12 @@ int x11_dispatch(struct x11 *x)
 				x->ev->mapped(x->ctx, w);
 			}
 			break;
+		case ReparentNotify:
+			/* a window manager that reparents the frame manages it (also without EWMH) */
+			if (w && e.xreparent.window == w->frame) {
+				w->reparented = e.xreparent.parent != x->root;
+			}
+			break;
 		case ClientMessage:
 			on_client_message(x, &e.xclient);
 			break;
@@ -1053,6 +1201,10 @@ int x11_dispatch(struct x11 *x)
 			if (e.xproperty.window == x->root && (e.xproperty.atom == x->atoms[A_NET_WORKAREA] ||
 								     e.xproperty.atom == x->atoms[A_NET_CURRENT_DESKTOP])) {
 				read_workarea(x);
+				x->ev->screen_changed(x->ctx);
+			} else if (e.xproperty.window == x->root &&
+					e.xproperty.atom == x->atoms[A_NET_SUPPORTING_WM_CHECK]) {
+				read_wm(x); /* a window manager started or stopped: the on-screen rule changes */
 				x->ev->screen_changed(x->ctx);
 			} else if (w && e.xproperty.window == w->frame && e.xproperty.atom == x->atoms[A_NET_WM_STATE]) {
 				x->ev->state(x->ctx, w, read_state(x, w));

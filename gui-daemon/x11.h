@@ -62,6 +62,12 @@ void x11_reread_screen(struct x11 *x);
 void x11_screen(const struct x11 *x, uint32_t *w, uint32_t *h, uint32_t *depth);
 void x11_workarea(const struct x11 *x, struct rect *r);
 
+/*
+ * Whether a window manager manages w: an EWMH one runs (_NET_SUPPORTING_WM_CHECK on the
+ * root, confirmed by its check window), or w's frame was reparented away from the root.
+ */
+bool x11_wm_manages(const struct x11 *x, const struct gwin *w);
+
 /* The trusted border width in use for w (0 for docked windows). */
 int x11_border(const struct x11 *x, const struct gwin *w);
 
@@ -98,8 +104,10 @@ void x11_keymap(struct x11 *x, uint8_t keys[32]);
  * Gives the X server w->img's pages: zero copy when the mapping is one memfd
  * run (MIT-SHM attach of that fd, drawn at its offset), else a buffer of our
  * own that damaged rectangles are copied into. Docked windows always use the
- * copy path (the tray colouring rewrites pixels). 0, or -1 (logged; the
- * caller still acknowledges the dump).
+ * copy path (the tray colouring rewrites pixels). The copy path is charged
+ * its buffer plus the mapped pages against the budget (max_image_memory),
+ * checked before anything is allocated. 0, -EDQUOT (over the budget, nothing
+ * allocated) or -1 (logged); the caller still acknowledges the dump.
  */
 int x11_img_attach(struct x11 *x, struct gwin *w);
 
@@ -109,8 +117,13 @@ void x11_img_release(struct x11 *x, struct gimage *img);
 /*
  * Draws rectangle r (content coordinates, already clipped by the caller to
  * the image and the window) of w's image, or of the screen image src at
- * offset (sx, sy) when src != NULL.
+ * offset (sx, sy) when src != NULL. Docked windows are always drawn through
+ * trayicon_mode; painted from the screen image they need a buffer of their
+ * own (charged like the copy path). 0, or -EDQUOT (nothing drawn).
  */
-void x11_img_put(struct x11 *x, struct gwin *w, const struct gimage *src, const struct rect *r, int sx, int sy);
+int x11_img_put(struct x11 *x, struct gwin *w, const struct gimage *src, const struct rect *r, int sx, int sy);
+
+/* The copy path's memory in use and the budget, in bytes. */
+void x11_img_budget(const struct x11 *x, uint64_t *used, uint64_t *max);
 
 #endif

@@ -99,6 +99,7 @@ static void check_file_defaults(const struct gd_config *c)
 	T_EQ(c->startup_timeout, 45);
 	T_EQ(c->events_max_delay, 0);
 	T_EQ(c->border_width, 2);
+	T_EQ(c->max_image_memory, 0);
 	T_STR(c->paste_policy_command, "");
 	T_STR(c->clipboard_dir, "/var/run/qubes");
 }
@@ -873,6 +874,7 @@ static void file_every_key(void)
 				 "  events_max_delay = 5000;\n"
 				 "  log_level = 2;\n"
 				 "  border_width = 5;\n"
+				 "  max_image_memory = 512;\n"
 				 "  paste_policy_command = \"/usr/lib/qgui/ask-paste\";\n"
 				 "  clipboard_dir = \"/run/qubes-clip\";\n"
 				 "  windows_count_limit = 100;\n"
@@ -899,9 +901,23 @@ static void file_every_key(void)
 	T_EQ(c.events_max_delay, 5000);
 	T_EQ(c.log_level, 1); /* the file's log_level has no effect (as in qubes-guid) */
 	T_EQ(c.border_width, 5);
+	T_EQ(c.max_image_memory, 512);
+	T_EQ_U(config_image_budget(&c, 1920, 1080), 512ull << 20);
 	T_STR(c.paste_policy_command, "/usr/lib/qgui/ask-paste");
 	T_STR(c.clipboard_dir, "/run/qubes-clip");
 	T_STR(c.config_path, path);
+}
+
+static void image_budget_default(void)
+{
+	struct gd_config c;
+
+	config_defaults(&c);
+	/* automatic: 256 MiB, or 16 screens' worth on a screen over 4 MiB (eight copy-path windows) */
+	T_EQ_U(config_image_budget(&c, 1024, 768), 256ull << 20);
+	T_EQ_U(config_image_budget(&c, 3840, 2160), 16ull * 3840 * 2160 * 4);
+	c.max_image_memory = 16;
+	T_EQ_U(config_image_budget(&c, 3840, 2160), 16ull << 20);
 }
 
 static void file_empty_and_other_groups(void)
@@ -1060,6 +1076,9 @@ static void file_bad_values(void)
 		"startup_timeout = 86401;",
 		"border_width = 33;",
 		"border_width = -1;",
+		"max_image_memory = 15;",
+		"max_image_memory = -1;",
+		"max_image_memory = 1048577;",
 		"clipboard_dir = \"relative\";",
 		"paste_policy_command = \"a\\nb\";",
 	};
@@ -1387,7 +1406,7 @@ TEST_MAIN(TEST(defaults), TEST(minimal_command_line), TEST(short_options), TEST(
 		TEST(required_options), TEST(bad_domids), TEST(qube_names), TEST(unknown_and_extra_arguments),
 		TEST(bad_option_values), TEST(bad_props), TEST(too_long_values_are_errors),
 		TEST(error_lines_are_sanitised), TEST(repeated_calls), TEST(help_and_version), TEST(file_every_key),
-		TEST(file_empty_and_other_groups), TEST(file_syntax_error), TEST(file_unreadable),
+		TEST(image_budget_default), TEST(file_empty_and_other_groups), TEST(file_syntax_error), TEST(file_unreadable),
 		TEST(file_wrong_types), TEST(file_bad_values), TEST(file_max_clipboard_out_of_range_ignored),
 		TEST(file_override_redirect_spellings), TEST(command_line_overrides_file), TEST(file_key_sequences),
 		TEST(key_sequence_table), TEST(tray_mode_table))

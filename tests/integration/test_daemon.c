@@ -180,13 +180,14 @@ static void agent_configure_burst_is_kept(void)
 	unsigned ww, hh;
 
 	T_EQ(start(&f, NULL), 0);
-	m = (struct proto_msg){ .type = MSG_CREATE, .window = 0x410, .u.create = { 0, 0, 1, 1, false } };
+	/* on the screen with its border: no window manager here, so (0, 0) would be moved to (2, 2) */
+	m = (struct proto_msg){ .type = MSG_CREATE, .window = 0x410, .u.create = { 10, 10, 1, 1, false } };
 	n += proto_encode(&m, tagent_version(f.a), buf + n);
-	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 0, 0, 12, 19, false } };
+	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 10, 10, 12, 19, false } };
 	n += proto_encode(&m, tagent_version(f.a), buf + n);
 	m = (struct proto_msg){ .type = MSG_MAP, .window = 0x410 };
 	n += proto_encode(&m, tagent_version(f.a), buf + n);
-	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 0, 0, 366, 110, false } };
+	m = (struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x410, .u.configure = { 10, 10, 366, 110, false } };
 	n += proto_encode(&m, tagent_version(f.a), buf + n);
 	m.u.configure = (struct proto_configure){ 40, 40, 366, 110, false };
 	n += proto_encode(&m, tagent_version(f.a), buf + n);

@@ -339,9 +339,11 @@ static void tray_icon_docked_and_tinted(void)
 /*
  * One docked 16x16 icon in tray mode `mode`: its background (top-left pixel) is bg, a 4x4 square
  * at (6, 6) is fg; the pixels at the edge, one in, in the square and elsewhere must read as given.
+ * With from_screen the icon has no dump of its own and is painted from the screen window's
+ * image (remote id 0, reference 2.6) at its position: the same colouring must apply.
  */
-static void tray_mode_case(const char *mode, uint32_t bg, uint32_t fg, uint32_t edge, uint32_t inner,
-		uint32_t square, uint32_t rest)
+static void tray_mode_case(const char *mode, bool from_screen, uint32_t bg, uint32_t fg, uint32_t edge,
+		uint32_t inner, uint32_t square, uint32_t rest)
 {
 	struct fixture f;
 	struct tray t;
@@ -352,12 +354,23 @@ static void tray_mode_case(const char *mode, uint32_t bg, uint32_t fg, uint32_t 
 	snprintf(opt, sizeof(opt), "--trayicon-mode=%s", mode);
 	T_EQ(tray_start(&t, 700, 100), 0);
 	T_EQ(gdfix_start(&f, NULL, opts), 0);
+	if (from_screen) {
+		/* the VM's whole screen, never mapped; the icon's square drawn where the tray shows it */
+		T_EQ(tagent_create(f.a, 0, 0, 0, GDFIX_SCREEN_W, GDFIX_SCREEN_H, false, NULL, false), 0);
+		T_EQ(tagent_fill(f.a, 0, GDFIX_SCREEN_W, GDFIX_SCREEN_H, bg), 0);
+		T_EQ(tagent_paint(f.a, 0, 706, 106, 4, 4, fg, false), 0);
+	}
 	T_EQ(tagent_create(f.a, 0x60, 0, 0, 16, 16, false, NULL, false), 0);
 	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_DOCK, .window = 0x60 }), 0);
 	T_ASSERT(tray_embed(&t, 0, 0) != None);
 	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x60, T_MS, &m), 0);
-	T_EQ(tagent_fill(f.a, 0x60, 16, 16, bg), 0);
-	T_EQ(tagent_paint(f.a, 0x60, 6, 6, 4, 4, fg, true), 0);
+	if (from_screen) {
+		T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_SHMIMAGE, .window = 0x60,
+					      .u.shmimage = { 0, 0, 16, 16 } }), 0);
+	} else {
+		T_EQ(tagent_fill(f.a, 0x60, 16, 16, bg), 0);
+		T_EQ(tagent_paint(f.a, 0x60, 6, 6, 4, 4, fg, true), 0);
+	}
 	T_ASSERT(xrig_wait_pixel(dpy, 707, 107, square, T_MS));
 	T_EQ(xrig_root_pixel(dpy, 700, 100), edge);
 	T_EQ(xrig_root_pixel(dpy, 715, 108), edge);
@@ -370,19 +383,53 @@ static void tray_mode_case(const char *mode, uint32_t bg, uint32_t fg, uint32_t 
 
 static void tray_modes(void)
 {
-	/* border1: a 1 px label frame at the edge */
-	tray_mode_case("border1", 0x123456, 0x654321, LABEL, 0x123456, 0x654321, 0x123456);
-	/* border2: the frame 1 px in from the edge */
-	tray_mode_case("border2", 0x123456, 0x654321, 0x123456, LABEL, 0x654321, 0x123456);
-	/* bg: the top-left colour is the background and becomes white */
-	tray_mode_case("bg", 0x123456, 0x654321, 0xffffff, 0xffffff, 0x654321, 0xffffff);
-	/* tint+border2+whitehack: white takes the label colour, black stays black, the frame is 1 px in */
-	tray_mode_case("tint+border2+whitehack", 0x000000, 0xffffff, 0x000000, LABEL, LABEL, 0x000000);
+	for (int from_screen = 0; from_screen < 2 && test_ok(); from_screen++) {
+		/* border1: a 1 px label frame at the edge */
+		tray_mode_case("border1", from_screen, 0x123456, 0x654321, LABEL, 0x123456, 0x654321, 0x123456);
+		/* border2: the frame 1 px in from the edge */
+		tray_mode_case("border2", from_screen, 0x123456, 0x654321, 0x123456, LABEL, 0x654321, 0x123456);
+		/* bg: the top-left colour is the background and becomes white */
+		tray_mode_case("bg", from_screen, 0x123456, 0x654321, 0xffffff, 0xffffff, 0x654321, 0xffffff);
+		/* tint (the default): white takes the label colour, black stays black */
+		tray_mode_case("tint", from_screen, 0x000000, 0xffffff, 0x000000, 0x000000, LABEL, 0x000000);
+		/* tint+border2+whitehack: as tint, and the frame is 1 px in */
+		tray_mode_case("tint+border2+whitehack", from_screen, 0x000000, 0xffffff, 0x000000, LABEL, LABEL,
+				0x000000);
+	}
+}
+
+/* An image dumped before the dock (zero copy with gntemu) is still coloured once docked. */
+static void tray_icon_dumped_before_dock(void)
+{
+	struct fixture f;
+	struct tray t;
+	struct proto_msg m;
+
+	T_EQ(tray_start(&t, 700, 200), 0);
+	T_EQ(gdfix_start(&f, NULL, NULL), 0);
+	T_EQ(tagent_create(f.a, 0x70, 0, 0, 16, 16, false, NULL, false), 0);
+	T_EQ(tagent_fill(f.a, 0x70, 16, 16, 0xffffff), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_WINDOW_DUMP_ACK, 0x70, T_MS, &m), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_DOCK, .window = 0x70 }), 0);
+	T_ASSERT(tray_embed(&t, 0, 0) != None);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x70, T_MS, &m), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_SHMIMAGE, .window = 0x70,
+				      .u.shmimage = { 0, 0, 16, 16 } }), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 708, 208, LABEL, T_MS));
+	T_EQ(gdfix_barrier(&f), 0);
+	for (int y = 200; y < 216; y += 5) {
+		for (int x = 700; x < 716; x += 5) {
+			T_EQ_U(xrig_root_pixel(dpy, x, y), LABEL); /* white tinted; never the raw white */
+		}
+	}
+	gdfix_stop(&f);
+	XDestroyWindow(dpy, t.win);
+	XSync(dpy, False);
 }
 
 static const struct test_case cases[] = {
 	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies), TEST(qrexec_clipboard),
-	TEST(tray_icon_docked_and_tinted), TEST(tray_modes),
+	TEST(tray_icon_docked_and_tinted), TEST(tray_modes), TEST(tray_icon_dumped_before_dock),
 };
 
 int main(int argc, char **argv)

@@ -16,20 +16,6 @@
 #define LABEL GDFIX_LABEL
 #define T_MS GDFIX_MS
 
-static const char *write_conf(const char *name, const char *body)
-{
-	static char path[512];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", test_tmpdir(), name);
-	fp = fopen(path, "w");
-	if (fp) {
-		fprintf(fp, "global: {\n%s\n};\n", body);
-		fclose(fp);
-	}
-	return path;
-}
-
 static void extra_props_and_title_prefix(void)
 {
 	struct fixture f;
@@ -59,7 +45,7 @@ static void extra_props_and_title_prefix(void)
 static void utf8_titles(void)
 {
 	struct fixture f;
-	const char *const utf8[] = { "-C", write_conf("utf8.conf", "allow_utf8_titles = true;"), NULL };
+	const char *const utf8[] = { "-C", gdfix_conf("utf8.conf", "allow_utf8_titles = true;"), NULL };
 	char s[256];
 	Window w;
 
@@ -110,7 +96,7 @@ static void titles_imitating_a_prefix(void)
 		{ "\xe3\x80\x90" "dom0\xe3\x80\x91 x", "[work] \xe3\x80\x90" "dom0\xe3\x80\x91 x" },
 	};
 	struct fixture f;
-	const char *const utf8[] = { "-C", write_conf("utf8p.conf", "allow_utf8_titles = true;"), NULL };
+	const char *const utf8[] = { "-C", gdfix_conf("utf8p.conf", "allow_utf8_titles = true;"), NULL };
 	char s[256];
 
 	/* no -T, no Qubes-aware window manager (none at all here) */

@@ -20,6 +20,20 @@ const char *gdfix_daemon_path(void)
 	return daemon_path;
 }
 
+const char *gdfix_conf(const char *name, const char *body)
+{
+	static char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", test_tmpdir(), name);
+	fp = fopen(path, "w");
+	if (fp) {
+		fprintf(fp, "global: {\n%s\n};\n", body);
+		fclose(fp);
+	}
+	return path;
+}
+
 void gdfix_show_log(const struct fixture *f)
 {
 	char line[512];
@@ -33,7 +47,7 @@ void gdfix_show_log(const struct fixture *f)
 	}
 }
 
-int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra)
+int gdfix_spawn(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra)
 {
 	static const struct gdfix_opts none = { QGUI_BACKEND_SOCKET, NULL, NULL, NULL, NULL, 0 };
 	char dom[16], sockenv[PATH_MAX + 32], dispenv[64], preload[PATH_MAX + 16], transport[64];
@@ -89,7 +103,12 @@ int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *co
 	}
 	argv[n] = NULL;
 	f->daemon = xrig_spawn(argv, env, f->log);
-	if (f->daemon < 0 || tagent_accept(f->a, GDFIX_MS) != 0) {
+	return f->daemon < 0 ? -1 : 0;
+}
+
+int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra)
+{
+	if (gdfix_spawn(f, opts, extra) != 0 || tagent_accept(f->a, GDFIX_MS) != 0) {
 		gdfix_show_log(f);
 		return -1;
 	}

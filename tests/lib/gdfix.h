@@ -44,6 +44,13 @@ struct gdfix_opts {
 int gdfix_start(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra);
 
 /*
+ * gdfix_start without the handshake: the agent listens and the daemon is started
+ * (f->a and f->daemon set, even on failure), so that a test can play the
+ * handshake itself (tagent_accept, or a hostile one). Returns 0 or -1.
+ */
+int gdfix_spawn(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra);
+
+/*
  * Waits until the daemon has handled every message the agent sent so far and
  * synced X: a CREATE then DESTROY of a scratch window (ids from 0x7ff00000 up),
  * whose DESTROY echo the daemon sends after XSync. 0, or -1 on timeout.
@@ -52,6 +59,12 @@ int gdfix_barrier(struct fixture *f);
 
 /* Stops the daemon (by pid) and the agent. */
 void gdfix_stop(struct fixture *f);
+
+/*
+ * Writes a guid.conf named name in the test's tmpdir whose "global" group holds body.
+ * Returns its path (a static buffer, valid until the next call), for -C.
+ */
+const char *gdfix_conf(const char *name, const char *body);
 
 /* Prints the daemon's log as test diagnostics. */
 void gdfix_show_log(const struct fixture *f);
