@@ -314,6 +314,10 @@ install: all man
 	install -m 0644 man/guid.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 gui-daemon/guid.conf.example $(DESTDIR)$(DATADIR)/guivm-stack/
 
+# Debian packages (dpkg-buildpackage -us -uc -b, lintian errors fail) into build/pkg/deb
+deb: deps
+	@tools/pkg deb
+
 # the developers' tools, never part of a Qubes install: gui-agent and the rig (as guivm-stack-rig)
 install-tools: all $(BUILD)/bin/rig man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -326,5 +330,5 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all deps check check-run check-san bench demo demo-live fuzz fuzz-build install clean \
-	man install-tools
+	man install-tools deb
 .SECONDARY:

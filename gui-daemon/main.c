@@ -145,6 +145,9 @@ static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, 
 		}
 		x11_flush(x);
 		conn_pollfd(conn, &pfd[0]);
+		if (session_throttled(ref->s)) {
+			pfd[0].events &= ~POLLIN; /* its messages wait in the connection until session_timeout */
+		}
 		pfd[1] = (struct pollfd){ x11_fd(x), POLLIN, 0 };
 		if (x11_dispatch(x) != 0) {
 			end = SESSION_LOCAL;

@@ -13,6 +13,18 @@
 #define HASH_BUCKETS 1024
 #define DELAY_QUEUE_MAX 1024 /* input events held back by events_max_delay; more are sent at once */
 
+/*
+ * What one agent may cost the X server it shares with the other qubes' daemons, in work
+ * units (x11_work: one per X request, one more per 64 Ki pixels put): a token bucket that
+ * refills at WORK_RATE per second up to WORK_BURST. While it is empty the agent's messages
+ * wait in the connection (the agent sees back-pressure, never an error) and the loop sleeps
+ * until it refills, still serving X events and signals. An honest agent stays far below:
+ * creating a window is about 25 units, a full 1920x1080 frame 32, 60 such frames a second
+ * 1900; a flood of CREATE/MAP is held to about a thousand windows a second.
+ */
+#define WORK_RATE 20000
+#define WORK_BURST 5000
+
 struct wnode {
 	struct gwin w;
 	struct wnode *next;
@@ -32,6 +44,8 @@ struct session {
 	bool or_warned;
 	bool budget_warned;            /* an image was refused for the memory budget (logged once) */
 	enum session_end end;
+	int64_t tokens;                /* X work the agent may still cause now (WORK_*) */
+	int64_t tokens_ms;             /* when tokens was last refilled */
 	uint32_t *refs;                /* scratch: a dump's refs, aligned */
 	/* events_max_delay: input events wait in this FIFO until their (non-decreasing) due time */
 	struct {
@@ -164,19 +178,42 @@ static void send_input(struct session *s, const struct proto_msg *m)
 	s->dq_last = due;
 }
 
+/* Refills the work bucket for the time gone by; true when the agent may cause X work now. */
+static bool may_work(struct session *s)
+{
+	int64_t now = now_ms(), add = (now - s->tokens_ms) * WORK_RATE / 1000;
+
+	if (add > 0) {
+		s->tokens = s->tokens + add > WORK_BURST ? WORK_BURST : s->tokens + add;
+		s->tokens_ms = now;
+	}
+	return s->tokens > 0;
+}
+
+bool session_throttled(struct session *s)
+{
+	return s != NULL && s->end == SESSION_RUNNING && !may_work(s);
+}
+
 int session_timeout(struct session *s)
 {
-	int64_t left;
+	int64_t left = -1;
 
-	if (s == NULL || s->dq_len == 0) {
+	if (s == NULL) {
 		return -1;
 	}
-	flush_delayed(s, false);
-	if (s->dq_len == 0) {
-		return -1;
+	if (!may_work(s)) {
+		left = (1 - s->tokens) * 1000 / WORK_RATE + 1; /* until the bucket holds a token again */
 	}
-	left = s->dq[s->dq_head].due - now_ms();
-	return left < 0 ? 0 : (int)left;
+	if (s->dq_len > 0) {
+		flush_delayed(s, false);
+	}
+	if (s->dq_len > 0) {
+		int64_t due = s->dq[s->dq_head].due - now_ms();
+
+		left = left < 0 || due < left ? due : left;
+	}
+	return left < 0 ? (int)left : left > 1000 ? 1000 : (int)left;
 }
 
 static void send_configure(struct session *s, struct gwin *w)
@@ -711,7 +748,7 @@ static enum session_end handle(struct session *s, const struct proto_msg *m)
 
 enum session_end session_process(struct session *s, int max)
 {
-	for (int i = 0; i < max && s->end == SESSION_RUNNING; i++) {
+	for (int i = 0; i < max && s->end == SESSION_RUNNING && may_work(s); i++) {
 		struct proto_msg m;
 		int rc = conn_next(s->conn, &m);
 
@@ -732,7 +769,10 @@ enum session_end session_process(struct session *s, int max)
 			log_error("connection failed: %s", strerror(-rc));
 			s->end = SESSION_EOF;
 		} else if (rc == CONN_MSG) {
+			uint64_t work = x11_work(s->x);
+
 			handle(s, &m);
+			s->tokens -= (int64_t)(x11_work(s->x) - work);
 		}
 	}
 	x11_flush(s->x);
@@ -757,6 +797,8 @@ struct session *session_create(const struct gd_config *cfg, struct x11 *x, struc
 	s->conn = conn;
 	s->mapper = mapper;
 	s->end = SESSION_RUNNING;
+	s->tokens = WORK_BURST;
+	s->tokens_ms = now_ms();
 	if (cfg->events_max_delay > 0) {
 		s->dq = calloc(DELAY_QUEUE_MAX, sizeof(*s->dq));
 		if (s->dq == NULL || getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng) || s->rng == 0) {

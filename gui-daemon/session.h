@@ -45,9 +45,16 @@ struct session_ref {
 
 /*
  * Milliseconds until a delayed input event (events_max_delay) is due, after
- * sending those already due; -1 when none waits. Use as the poll timeout.
+ * sending those already due, or until a throttled agent may go on; -1 when
+ * nothing waits. Use as the poll timeout.
  */
 int session_timeout(struct session *s);
+
+/*
+ * True while the agent has used up the X work it may cause for now: leave its
+ * messages in the connection (do not poll it for input) until session_timeout.
+ */
+bool session_throttled(struct session *s);
 
 /* Called on SIGHUP: re-reads the screen and re-applies the on-screen rules. */
 void session_screen_changed(struct session *s);

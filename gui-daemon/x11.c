@@ -77,6 +77,7 @@ struct x11 {
 	Window tray_owner;
 	uint64_t img_bytes, img_max; /* the copy path's memory in use, and the budget (max_image_memory) */
 	bool wm_present;             /* an EWMH window manager runs (_NET_SUPPORTING_WM_CHECK) */
+	uint64_t put_pixels;         /* pixels put so far (x11_work) */
 };
 
 static void ximg_free(struct x11 *x, struct ximg *xi);
@@ -313,6 +314,11 @@ void x11_close(struct x11 *x)
 int x11_fd(const struct x11 *x)
 {
 	return ConnectionNumber(x->dpy);
+}
+
+uint64_t x11_work(const struct x11 *x)
+{
+	return (uint64_t)NextRequest(x->dpy) + (x->put_pixels >> 16);
 }
 
 void x11_flush(struct x11 *x)
@@ -945,6 +951,7 @@ static void copy_rect(struct x11 *x, const struct gwin *w, struct ximg *dst, con
 static void put(struct x11 *x, struct gwin *w, const struct ximg *xi, uint32_t iw, uint32_t ih, const struct rect *r,
 		int sx, int sy)
 {
+	x->put_pixels += (uint64_t)r->w * (uint64_t)r->h;
 	xcb_shm_put_image(x->xcb, (xcb_drawable_t)w->content, (xcb_gcontext_t)XGContextFromGC(x->gc), (uint16_t)iw,
 			(uint16_t)ih, (uint16_t)(r->x + sx), (uint16_t)(r->y + sy), (uint16_t)r->w, (uint16_t)r->h,
 			(int16_t)r->x, (int16_t)r->y, 24, XCB_IMAGE_FORMAT_Z_PIXMAP, 0, xi->seg, xi->offset);

@@ -51,6 +51,9 @@ int x11_fd(const struct x11 *x);
 /* Handles every queued X event (calls the callbacks). Returns 0, or -1 when the X connection broke. */
 int x11_dispatch(struct x11 *x);
 
+/* X work caused so far (one unit per request, one more per 64 Ki pixels put), for fairness budgets. */
+uint64_t x11_work(const struct x11 *x);
+
 /* Flushes requests; x11_sync also waits until the server has processed them all. */
 void x11_flush(struct x11 *x);
 void x11_sync(struct x11 *x);

@@ -209,8 +209,54 @@ static void wm_places_normal_windows(void)
 	XSync(dpy, False);
 }
 
+/* ------------------------------------------------------------------ X server time */
+
+#define FLOOD_WINDOWS 3000
+
+/*
+ * One agent floods CREATE/MAP; its daemon holds it to its share of X work (messages wait in
+ * the connection), which is not a violation: every window is made in the end. Meanwhile the
+ * other agent's updates keep being acknowledged and drawn.
+ */
+static void flood_is_paced_not_ended(void)
+{
+	struct fixture flood, honest;
+	const char *const blue[] = { "-c", "0x0000ff", NULL };
+	struct proto_msg m;
+
+	T_EQ(gdfix_start(&honest, NULL, NULL), 0);
+	T_EQ(tagent_create(honest.a, 0x10, 800, 600, 100, 80, false, NULL, true), 0);
+	T_EQ(gdfix_start(&flood, NULL, blue), 0);
+	for (uint32_t i = 0; i < FLOOD_WINDOWS; i++) {
+		uint32_t id = 0x1000 + i;
+
+		T_EQ(tagent_send(flood.a, &(struct proto_msg){ .type = MSG_CREATE, .window = id,
+					      .u.create = { (int)(id * 37 % 500), (int)(id * 53 % 500), 60, 40, false } }),
+				0);
+		T_EQ(tagent_send(flood.a, &(struct proto_msg){ .type = MSG_MAP, .window = id }), 0);
+		while (tagent_expect(flood.a, 0, 0, &m) == 0) {
+			/* the daemon's MAP notifications */
+		}
+		if (i % 300 == 299) {
+			uint32_t rgb = 0x200000 + i;
+
+			T_EQ(tagent_fill(honest.a, 0x10, 100, 80, rgb), 0);
+			T_EQ(tagent_expect_win(honest.a, MSG_WINDOW_DUMP_ACK, 0x10, T_MS, &m), 0);
+			T_ASSERT(xrig_wait_pixel(dpy, 850, 640, rgb, T_MS));
+		}
+	}
+	T_EQ(gdfix_barrier(&flood), 0);
+	T_ASSERT(!tagent_disconnected(flood.a));
+	T_EQ(xrig_wait(flood.daemon, 0), -1);
+	T_ASSERT(xrig_find_vm_window(dpy, "work", 0x1000 + FLOOD_WINDOWS - 1, T_MS) != None);
+	T_ASSERT(xrig_viewable(dpy, xrig_find_vm_window(dpy, "work", 0x1000 + FLOOD_WINDOWS - 1, T_MS)));
+	gdfix_stop(&flood);
+	gdfix_stop(&honest);
+}
+
 static const struct test_case cases[] = {
 	TEST(image_memory_budget), TEST(border_on_screen_without_wm), TEST(wm_places_normal_windows),
+	TEST(flood_is_paced_not_ended),
 };
 
 int main(int argc, char **argv)
