@@ -121,7 +121,7 @@ TLIB       = $(BUILD)/libtest.a
 UNIT_BINS  = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/*.c tests/gd/*.c tests/integration/*.c))
 XEN_BINS   = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/xen/*.c))
 SHIM       = $(BUILD)/libxenshim.so
-PY_TESTS   = $(wildcard tests/salt/test_*.py)
+PY_TESTS   = $(wildcard tests/salt/test_*.py tests/pkg/test_*.py)
 FUZZ_SRCS  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
@@ -318,6 +318,10 @@ install: all man
 deb: deps
 	@tools/pkg deb
 
+# RPMs for Fedora dom0 and templates (rpmbuild -bb rpm/qubes-guivm-stack.spec) into build/pkg/rpm
+rpm: deps
+	@tools/pkg rpm
+
 # the developers' tools, never part of a Qubes install: gui-agent and the rig (as guivm-stack-rig)
 install-tools: all $(BUILD)/bin/rig man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -330,5 +334,5 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all deps check check-run check-san bench demo demo-live fuzz fuzz-build install clean \
-	man install-tools deb
+	man install-tools deb rpm
 .SECONDARY:
