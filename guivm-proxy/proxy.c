@@ -1,6 +1,7 @@
 /* proxy.c: guivm-proxy, dom0's full-screen view of one GUI qube: command line, connecting, the main loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 
 #include "proxy.h"
 #include "qgui/log.h"
-#include "qgui/version.h"
 #include "sandbox.h"
 #include "sigs.h"
 
@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	      "                           Shift- Ctrl- Alt-/Mod1- Mod2- .. Mod5- Super-, then an X keysym name\n"
 	      "      --escape-action=ACT  release (default: dom0's screen until pressed again) or exit\n"
 	      "      --transport=T        xen, socket or auto (default: xen when /dev/xen/gntdev exists)\n"
+	      "      --dump-deadline=MS   a screen image's grants must be mapped within MS ms, 100..10000\n"
+	      "                           (default 1000); later is the GUI qube's violation\n"
 	      "      --print-monitor-layout  print dom0's monitors as qubes.SetMonitorLayout lines and exit\n"
 	      "  -v, --verbose / -q, --quiet   more / less logging\n"
 	      "      --help, --version\n"
@@ -101,19 +103,20 @@ static int parse_keys(const char *s, unsigned *mods, unsigned long *keysym)
 /* Returns 0 (run), 1 (--help or --version done: exit 0) or -1 (one line printed: exit 2). */
 static int parse_args(int argc, char **argv, struct px_opts *o)
 {
-	enum { O_BORDER = 256, O_ESCAPE, O_ACTION, O_TRANSPORT, O_LAYOUT, O_HELP, O_VERSION };
+	enum { O_BORDER = 256, O_ESCAPE, O_ACTION, O_TRANSPORT, O_LAYOUT, O_HELP, O_VERSION, O_DEADLINE };
 	static const struct option longopts[] = {
 		{ "border-width", required_argument, NULL, O_BORDER }, { "escape", required_argument, NULL, O_ESCAPE },
 		{ "escape-action", required_argument, NULL, O_ACTION }, { "transport", required_argument, NULL, O_TRANSPORT },
 		{ "print-monitor-layout", no_argument, NULL, O_LAYOUT }, { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' }, { "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION }, { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, O_VERSION }, { "dump-deadline", required_argument, NULL, O_DEADLINE },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool have_d = false, have_n = false;
 	int c;
 
 	*o = (struct px_opts){ .border = 2, .esc_mods = ControlMask | Mod1Mask | ShiftMask, .esc_keysym = XK_F12,
-		.log_level = LOG_LVL_INFO };
+		.log_level = LOG_LVL_INFO, .dump_deadline_ms = PX_DUMP_DEADLINE_MS };
 	strcpy(o->color, "0xff0000");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:N:c:vq", longopts, NULL)) != -1) {
@@ -150,6 +153,16 @@ static int parse_args(int argc, char **argv, struct px_opts *o)
 			o->border = (unsigned)v;
 			break;
 		}
+		case O_DEADLINE: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || v < 100 || v > 10000) {
+				return bad("--dump-deadline", optarg, "100..10000 ms");
+			}
+			o->dump_deadline_ms = (unsigned)v;
+			break;
+		}
 		case O_ESCAPE:
 			if (parse_keys(optarg, &o->esc_mods, &o->esc_keysym) != 0) {
 				return bad("--escape", optarg, "modifiers like Ctrl-Alt-Shift- then an X keysym name");
@@ -179,7 +192,8 @@ static int parse_args(int argc, char **argv, struct px_opts *o)
 			usage(stdout);
 			return 1;
 		case O_VERSION:
-			qgui_version_print(stdout, "guivm-proxy");
+			printf("guivm-proxy 1.0 (Qubes GUI protocol %d.%d)\n", QUBES_GUID_PROTOCOL_VERSION_MAJOR,
+					QUBES_GUID_PROTOCOL_VERSION_MINOR);
 			return 1;
 		case ':':
 			return bad(opt, NULL, "needs a value");
@@ -251,7 +265,7 @@ static void try_connect(struct proxy *p)
 	}
 	t = transport_client_create(p->be, p->own, p->o->domid, QGUI_VCHAN_PORT, 0);
 	slow = t != NULL || ++p->probes > PROBE_FAST || (errno != ETIMEDOUT && errno != ENOENT && errno != ECONNREFUSED);
-	p->s = t ? pxs_create(p->x, t, p->be, p->own, p->o->domid) : NULL;
+	p->s = t ? pxs_create(p->x, t, p->be, p->own, p->o) : NULL;
 	p->next_probe = now_ms() + (slow ? PAUSE_MS : PROBE_MS); /* (used again only if no session started) */
 }
 
@@ -276,10 +290,10 @@ static int run(struct proxy *p, const sigset_t *unblocked)
 
 	log_info("waiting for %s (domain %d)", p->o->name, p->o->domid);
 	while (!sigs_stop()) {
-		struct pollfd pfd[2] = { { pxx_fd(p->x), POLLIN, 0 }, { -1, 0, 0 } };
+		struct pollfd pfd[3] = { { pxx_fd(p->x), POLLIN, 0 }, { -1, 0, 0 }, { -1, 0, 0 } };
 		struct timespec wait;
 		bool more = false;
-		int xr;
+		int xr, left_ms = -1;
 
 		if (p->s == NULL) {
 			try_connect(p);
@@ -305,15 +319,16 @@ static int run(struct proxy *p, const sigset_t *unblocked)
 			pxx_monitor_layout(p->x, NULL);
 		}
 		if (p->s) {
-			pxs_pollfd(p->s, &pfd[1]);
+			/* a screen image being mapped adds its grant socket and deadline: it never blocks this loop */
+			left_ms = pxs_pollfd(p->s, &pfd[1], &pfd[2]);
 		} else {
 			long long left = p->next_probe - now_ms();
 
-			left = left < 0 ? 0 : left;
-			wait = (struct timespec){ (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+			left_ms = left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
+		wait = (struct timespec){ (time_t)(left_ms / 1000), (long)(left_ms % 1000) * 1000000L };
 		/* signals are blocked except here: none is lost between the checks above and the wait */
-		if (ppoll(pfd, 2, more || pxx_pending(p->x) ? &now : p->s ? NULL : &wait, unblocked) < 0 &&
+		if (ppoll(pfd, 3, more || pxx_pending(p->x) ? &now : left_ms < 0 ? NULL : &wait, unblocked) < 0 &&
 				errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			status = EXIT_LOCAL;
@@ -344,12 +359,6 @@ int main(int argc, char **argv)
 	}
 	log_init("guivm-proxy", o.print_layout ? NULL : o.name);
 	log_set_level(o.log_level);
-	/*
-	 * A grant lookup blocks the loop, escape key included, until the GUI qube
-	 * answers. Honest answers take microseconds; 1 s (not gntemu's 5 s) bounds
-	 * how long a GUI qube that stalls can keep dom0 from its escape key.
-	 */
-	setenv("GNTEMU_TIMEOUT_MS", "1000", 0);
 	if (!o.print_layout && backend_own_domid(&own) != 0) {
 		log_error("VCHAN_DOMAIN is not a valid domain id");
 		return EXIT_USAGE;

@@ -13,6 +13,15 @@
 #define PX_NAME_MAX 32    /* a qube name: at most 31 bytes */
 #define PX_BORDER_MAX 32
 #define PX_MSG_BUDGET 256 /* messages handled per loop iteration, so that a flood never starves X */
+/*
+ * A screen image's grants: the GUI qube's LOOKUP answers are awaited by the
+ * main loop's poll, never in a call that blocks it (dom0's keyboard is read
+ * meanwhile); the whole map must be done within the deadline (default, or
+ * --dump-deadline) and take at most PX_DUMP_MAX_RUNS LOOKUPs (guivm-export
+ * needs one: one memfd per buffer). Either failure is the GUI qube's violation.
+ */
+#define PX_DUMP_DEADLINE_MS 1000
+#define PX_DUMP_MAX_RUNS 16
 
 /* The command line, checked. */
 struct px_opts {
@@ -26,6 +35,7 @@ struct px_opts {
 	enum qgui_backend backend;
 	int log_level;
 	bool print_layout;        /* --print-monitor-layout */
+	unsigned dump_deadline_ms; /* --dump-deadline, 100..10000 */
 };
 
 /* A rectangle in content coordinates. */
@@ -89,7 +99,7 @@ void pxx_set_waiting(struct pxx *x, bool waiting);
 
 /*
  * A w x h image (1..MAX_WINDOW_WIDTH x 1..MAX_WINDOW_HEIGHT) from mapping g:
- * zero-copy when g is consecutive pages of one fd (MIT-SHM attach of a dup),
+ * zero-copy when grant_mapping_fd gives an fd (MIT-SHM attach of a dup),
  * else a buffer of our own filled at each put. Takes ownership of g even on
  * failure. Returns NULL after one log line. Freed with pxx_img_destroy().
  */
@@ -120,19 +130,27 @@ struct pxs; /* opaque */
 /*
  * Starts the daemon side of the protocol on t (taken over, even on failure)
  * with the xconf of the current content area, and a grant mapper for domain
- * domid's pages (own: our domain). Returns NULL after one log line. Freed
- * (image released synchronously, mapper, connection, transport) by
+ * o->domid's pages (own: our domain) with the dump deadline of o and
+ * PX_DUMP_MAX_RUNS. Returns NULL after one log line. Freed (image released
+ * synchronously, a map in flight cancelled, mapper, connection, transport) by
  * pxs_destroy(), which accepts NULL.
  */
-struct pxs *pxs_create(struct pxx *x, struct transport *t, enum qgui_backend be, int own, int domid);
+struct pxs *pxs_create(struct pxx *x, struct transport *t, enum qgui_backend be, int own, const struct px_opts *o);
 void pxs_destroy(struct pxs *s);
 
-void pxs_pollfd(struct pxs *s, struct pollfd *pfd);
+/*
+ * What to poll for: the connection in *conn, and while a screen image is
+ * being mapped, the grant owner's socket in *grant (else fd -1). Returns the
+ * poll timeout in ms (the map's next deadline), or -1 for none.
+ */
+int pxs_pollfd(struct pxs *s, struct pollfd *conn, struct pollfd *grant);
 void pxs_handle(struct pxs *s, short revents); /* after poll(): transport work, flushing */
 
 /*
- * Handles at most budget messages; *more is set when the budget ran out (poll
- * without waiting: more may be buffered). Returns how the session stands.
+ * Moves a screen image being mapped on (never waiting), then handles at most
+ * budget messages: none while the image is being mapped (they follow it, in
+ * order). *more is set when the budget ran out (poll without waiting: more
+ * may be buffered). Returns how the session stands.
  */
 enum pxs_end pxs_process(struct pxs *s, int budget, bool *more);
 

@@ -21,6 +21,11 @@ struct pxs {
 	struct pximg *img;
 	uint32_t img_w, img_h;
 	struct px_rect dmg;    /* damage collected in this batch, clipped to the image; w == 0: none */
+	/* a WINDOW_DUMP whose grants are being mapped: no message is handled until it is done */
+	struct grant_map_op *op;
+	struct proto_msg dump; /* its header fields (refs not kept: the op has its own copy) */
+	struct pollfd op_pfd;
+	int op_timeout;
 };
 
 static void violation(struct pxs *s, const struct proto_msg *m, const char *why)
@@ -174,45 +179,17 @@ static void on_shmimage(struct pxs *s, const struct proto_msg *m)
 	s->dmg = (struct px_rect){ (int32_t)x0, (int32_t)y0, (int32_t)(x1 - x0), (int32_t)(y1 - y0) };
 }
 
-static void on_dump(struct pxs *s, const struct proto_msg *m)
+/*
+ * The dump's grants are mapped (g), or not (g NULL after a local failure):
+ * the new image replaces the old one, and the dump is acknowledged.
+ */
+static void dump_done(struct pxs *s, const struct proto_msg *m, struct grant_mapping *g)
 {
-	const struct proto_dump *d = &m->u.dump; /* nrefs * 4096 >= width * height * 4 (decoder) */
+	const struct proto_dump *d = &m->u.dump;
 	struct pximg *old = s->img;
-	struct grant_mapping *g = NULL;
-	uint32_t *refs;
-	int rc;
 
-	/* bounds what the exporter can make us map and the X server read */
-	if (d->width > s->lim_w || d->height > s->lim_h) {
-		violation(s, m, "an image larger than the screen");
-		return;
-	}
-	flush_damage(s);
-	s->img = NULL;
+	s->img = g != NULL ? pxx_img_create(s->x, g, d->width, d->height) : NULL;
 	s->img_w = s->img_h = 0;
-	if (d->nrefs > 0 && d->width > 0 && d->height > 0) {
-		refs = malloc((size_t)d->nrefs * sizeof(*refs));
-		if (refs == NULL) {
-			s->img = old;
-			s->end = PXS_LOCAL;
-			return;
-		}
-		for (uint32_t i = 0; i < d->nrefs; i++) {
-			refs[i] = proto_dump_ref(d, i);
-		}
-		rc = grant_mapper_map(s->gm, refs, d->nrefs, &g);
-		free(refs);
-		if (rc == -EPROTO) {
-			s->img = old;
-			violation(s, m, "bad grant references");
-			return;
-		}
-		if (rc == 0) {
-			s->img = pxx_img_create(s->x, g, d->width, d->height);
-		} else {
-			log_error("cannot map the screen image: %s", strerror(-rc));
-		}
-	}
 	if (s->img) {
 		s->img_w = d->width;
 		s->img_h = d->height;
@@ -230,6 +207,72 @@ static void on_dump(struct pxs *s, const struct proto_msg *m)
 	if (conn_version(s->c) >= QUBES_GUID_MIN_MSG_WINDOW_DUMP_ACK) {
 		send(s, &(struct proto_msg){ .type = MSG_WINDOW_DUMP_ACK, .window = m->window });
 	}
+}
+
+/* Moves the map in flight on, without waiting; at its end, the dump's image and ack. */
+static void dump_step(struct pxs *s)
+{
+	struct grant_mapping *g = NULL;
+	int rc;
+
+	if (s->op == NULL) {
+		return;
+	}
+	rc = grant_map_step(s->op, &g, &s->op_pfd, &s->op_timeout);
+	if (rc == -EINPROGRESS) {
+		return;
+	}
+	s->op = NULL;
+	if (rc == -EPROTO) {
+		/* the session's one line is the grant library's, naming the check, the deadline or the run cap */
+		s->end = PXS_VIOLATION;
+		return;
+	}
+	if (rc != 0) {
+		log_error("cannot map the screen image: %s", strerror(-rc));
+	}
+	dump_done(s, &s->dump, g);
+}
+
+static void on_dump(struct pxs *s, const struct proto_msg *m)
+{
+	const struct proto_dump *d = &m->u.dump; /* nrefs * 4096 >= width * height * 4 (decoder) */
+	uint32_t *refs;
+	int rc;
+
+	/* bounds what the exporter can make us map and the X server read */
+	if (d->width > s->lim_w || d->height > s->lim_h) {
+		violation(s, m, "an image larger than the screen");
+		return;
+	}
+	flush_damage(s);
+	if (d->nrefs == 0 || d->width == 0 || d->height == 0) {
+		dump_done(s, m, NULL);
+		return;
+	}
+	refs = malloc((size_t)d->nrefs * sizeof(*refs));
+	if (refs == NULL) {
+		s->end = PXS_LOCAL;
+		return;
+	}
+	for (uint32_t i = 0; i < d->nrefs; i++) {
+		refs[i] = proto_dump_ref(d, i);
+	}
+	/*
+	 * Mapped step by step from the main loop's poll (dump_step), so that a
+	 * GUI qube answering its LOOKUPs slowly never holds up dom0's keyboard.
+	 * The old image stays on screen until then.
+	 */
+	rc = grant_map_start(s->gm, refs, d->nrefs, &s->op);
+	free(refs);
+	if (rc != 0) {
+		log_error("cannot map the screen image: %s", strerror(-rc));
+		s->end = PXS_LOCAL;
+		return;
+	}
+	s->dump = *m;
+	s->dump.u.dump.refs = NULL;
+	dump_step(s);
 }
 
 /* Refused as the protocol allows (nothing for a full-screen view). A title is sanitised by the decoder, only logged. */
@@ -277,7 +320,8 @@ enum pxs_end pxs_process(struct pxs *s, int budget, bool *more)
 	int i;
 
 	*more = false;
-	for (i = 0; i < budget && s->end == PXS_RUNNING; i++) {
+	dump_step(s);
+	for (i = 0; i < budget && s->end == PXS_RUNNING && s->op == NULL; i++) {
 		struct proto_msg m;
 		int rc = conn_next(s->c, &m);
 
@@ -309,7 +353,7 @@ enum pxs_end pxs_process(struct pxs *s, int budget, bool *more)
 
 /* ---------------------------------------------------------------- lifetime, poll, X events */
 
-struct pxs *pxs_create(struct pxx *x, struct transport *t, enum qgui_backend be, int own, int domid)
+struct pxs *pxs_create(struct pxx *x, struct transport *t, enum qgui_backend be, int own, const struct px_opts *o)
 {
 	struct pxs *s = calloc(1, sizeof(*s));
 	struct conn_params p;
@@ -318,7 +362,9 @@ struct pxs *pxs_create(struct pxx *x, struct transport *t, enum qgui_backend be,
 	conn_params_default(&p, CONN_DAEMON);
 	pxx_content_size(x, &w, &h);
 	proto_xconf_for_screen(w, h, 24, &p.xconf);
-	if (s == NULL || (s->gm = grant_mapper_create(be, own, domid)) == NULL || (s->c = conn_create(t, &p)) == NULL) {
+	if (s == NULL || (s->gm = grant_mapper_create(be, own, o->domid)) == NULL ||
+			grant_mapper_set_limits(s->gm, o->dump_deadline_ms, PX_DUMP_MAX_RUNS) != 0 ||
+			(s->c = conn_create(t, &p)) == NULL) {
 		log_error("cannot start a session: %s", strerror(errno));
 		grant_mapper_destroy(s ? s->gm : NULL);
 		transport_destroy(t);
@@ -337,6 +383,7 @@ void pxs_destroy(struct pxs *s)
 	if (s == NULL) {
 		return;
 	}
+	grant_map_cancel(s->op);
 	pxx_img_destroy(s->x, s->img); /* before the mapper: the image is one of its mappings */
 	pxx_sync(s->x);
 	grant_mapper_destroy(s->gm);
@@ -345,9 +392,17 @@ void pxs_destroy(struct pxs *s)
 	free(s);
 }
 
-void pxs_pollfd(struct pxs *s, struct pollfd *pfd)
+int pxs_pollfd(struct pxs *s, struct pollfd *conn, struct pollfd *grant)
 {
-	conn_pollfd(s->c, pfd);
+	conn_pollfd(s->c, conn);
+	*grant = (struct pollfd){ .fd = -1 };
+	if (s->op == NULL) {
+		return -1;
+	}
+	/* the exporter's next messages wait for the dump: no reading them meanwhile, only sending */
+	conn->events &= (short)~POLLIN;
+	*grant = s->op_pfd;
+	return s->op_timeout;
 }
 
 void pxs_handle(struct pxs *s, short revents)

@@ -88,8 +88,21 @@ struct grant_mapper *grant_mapper_create(enum qgui_backend backend, int own_domi
 	}
 	if (m != NULL) {
 		m->live = 0;
+		m->busy = false;
+		m->deadline_ms = 0;
+		m->max_runs = GRANT_MAX_RUNS;
 	}
 	return m;
+}
+
+int grant_mapper_set_limits(struct grant_mapper *m, unsigned deadline_ms, unsigned max_runs)
+{
+	if (m == NULL || deadline_ms > GRANT_MAX_DEADLINE_MS || max_runs == 0 || max_runs > GRANT_MAX_RUNS) {
+		return -EINVAL;
+	}
+	m->deadline_ms = deadline_ms;
+	m->max_runs = max_runs;
+	return 0;
 }
 
 void grant_mapper_destroy(struct grant_mapper *m)
@@ -102,15 +115,68 @@ void grant_mapper_destroy(struct grant_mapper *m)
 	m->ops->destroy(m);
 }
 
-int grant_mapper_map(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_mapping **out)
+int grant_map_start(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_map_op **out)
 {
+	struct grant_map_op *op = NULL;
 	int rc;
 
 	if (m == NULL || refs == NULL || out == NULL || n == 0 || n > GRANT_MAX_PAGES) {
 		return -EINVAL;
 	}
 	*out = NULL;
-	rc = m->ops->map(m, refs, n, out);
+	/* one at a time: the op owns the back-end's connection to the owner */
+	INVARIANT(!m->busy);
+	if (m->ops->map_start != NULL) {
+		rc = m->ops->map_start(m, refs, n, &op);
+		if (rc != 0) {
+			INVARIANT(rc < 0 && op == NULL);
+			return rc;
+		}
+	} else {
+		op = calloc(1, sizeof(*op));
+		if (op == NULL) {
+			return -ENOMEM;
+		}
+		op->rc = m->ops->map(m, refs, n, &op->result);
+		INVARIANT(op->rc <= 0 && (op->rc == 0) == (op->result != NULL));
+	}
+	op->mapper = m;
+	op->n = n;
+	m->busy = true;
+	m->live++;
+	*out = op;
+	return 0;
+}
+
+static void op_done(struct grant_mapper *m)
+{
+	INVARIANT(m->busy && m->live > 0);
+	m->busy = false;
+	m->live--;
+}
+
+int grant_map_step(struct grant_map_op *op, struct grant_mapping **out, struct pollfd *pfd, int *timeout_ms)
+{
+	struct grant_mapper *m;
+	size_t n;
+	int rc;
+
+	INVARIANT(op != NULL && out != NULL && pfd != NULL && timeout_ms != NULL);
+	m = op->mapper;
+	n = op->n;
+	*out = NULL;
+	if (op->ops == NULL) {
+		rc = op->rc;
+		*out = op->result;
+		free(op);
+	} else {
+		rc = op->ops->step(op, out, pfd, timeout_ms); /* frees op unless -EINPROGRESS */
+		if (rc == -EINPROGRESS) {
+			INVARIANT(*out == NULL);
+			return rc;
+		}
+	}
+	op_done(m);
 	if (rc == 0) {
 		INVARIANT(*out != NULL && (*out)->npages == n);
 		(*out)->mapper = m;
@@ -119,6 +185,47 @@ int grant_mapper_map(struct grant_mapper *m, const uint32_t *refs, size_t n, str
 		INVARIANT(rc < 0 && *out == NULL);
 	}
 	return rc;
+}
+
+void grant_map_cancel(struct grant_map_op *op)
+{
+	struct grant_mapper *m;
+
+	if (op == NULL) {
+		return;
+	}
+	m = op->mapper;
+	if (op->ops == NULL) {
+		if (op->result != NULL) {
+			op->result->mapper = m; /* counted as a mapping, so that it is destroyed as one */
+			m->live++;
+			grant_mapping_destroy(op->result);
+		}
+		free(op);
+	} else {
+		op->ops->cancel(op);
+	}
+	op_done(m);
+}
+
+int grant_mapper_map(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_mapping **out)
+{
+	struct grant_map_op *op;
+	int rc = grant_map_start(m, refs, n, &op);
+
+	if (rc != 0) {
+		return rc;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = -1 };
+		int timeout = -1;
+
+		rc = grant_map_step(op, out, &pfd, &timeout);
+		if (rc != -EINPROGRESS) {
+			return rc;
+		}
+		(void)poll(&pfd, 1, timeout); /* EINTR: step again, the deadlines hold */
+	}
 }
 
 const void *grant_mapping_addr(struct grant_mapping *g)

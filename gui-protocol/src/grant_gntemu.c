@@ -32,12 +32,10 @@ _Static_assert(sizeof(off_t) >= 8 && sizeof(size_t) >= 8, "gntemu needs a 64-bit
 #define REF_END 0xfffffff0u   /* owner: refs stay below this, so first + count never wraps */
 #define OWNER_MAX_CONNS 16    /* owner: connections from the grantee at once; more are closed */
 #define OWNER_REQS_PER_WAKE 64 /* owner: requests answered per connection per wakeup (fairness) */
-#define MAPPER_MAX_RUNS 4096u /* grantee: LOOKUPs in one map call */
 #define MAPPER_MAX_FDS 64u    /* grantee: distinct memfds in one map call */
 #define RECV_MAX_FDS 4        /* grantee: fds one recvmsg can take; more is MSG_CTRUNC */
 #define FD_MAX_SIZE (1ull << 32) /* grantee: the largest memfd accepted (emulation.md 3.3, v1.1) */
-#define TIMEOUT_DEFAULT_MS 5000
-#define TIMEOUT_MAX_MS 3600000
+#define LOOKUP_TIMEOUT_MS 5000  /* grantee: each LOOKUP's reply (emulation.md 3.3) */
 
 #define STATUS_OK 0u
 #define STATUS_ENOENT ((uint32_t)-ENOENT)
@@ -889,7 +887,6 @@ static const struct grant_owner_ops emu_owner_ops = {
 struct emu_mapper {
 	struct grant_mapper base;
 	int own, owner;
-	int timeout_ms;
 	int conn;       /* kept connection to the owner, or -1 */
 	pid_t conn_pid; /* the process that opened conn: a forked child must not share it */
 	struct sockaddr_un addr;
@@ -916,45 +913,13 @@ static struct emu_mapping *emu_mapping_from_base(const struct grant_mapping *g)
 	return (struct emu_mapping *)(uintptr_t)g;
 }
 
-/* $GNTEMU_TIMEOUT_MS: decimal 1..TIMEOUT_MAX_MS, default TIMEOUT_DEFAULT_MS. */
-static int timeout_from_env(int *out)
-{
-	const char *s = getenv("GNTEMU_TIMEOUT_MS");
-	long v = 0;
-
-	if (s == NULL || *s == '\0') {
-		*out = TIMEOUT_DEFAULT_MS;
-		return 0;
-	}
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - s >= 8) {
-			return -EINVAL;
-		}
-		v = v * 10 + (*p - '0');
-	}
-	if (v < 1 || v > TIMEOUT_MAX_MS) {
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 struct grant_mapper *gntemu_mapper_create(int own_domid, int owner_domid)
 {
 	struct emu_mapper *m;
-	int timeout;
 
 	if (sysconf(_SC_PAGESIZE) != PAGE) {
 		log_error("gntemu: the page size is not %u bytes", PAGE);
 		errno = EOPNOTSUPP;
-		return NULL;
-	}
-	if (timeout_from_env(&timeout) != 0) {
-		char v[24];
-
-		log_error("gntemu: GNTEMU_TIMEOUT_MS=\"%s\" is not a number of ms from 1 to %d",
-				log_sanitize(v, sizeof(v), getenv("GNTEMU_TIMEOUT_MS"), 23), TIMEOUT_MAX_MS);
-		errno = EINVAL;
 		return NULL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -964,7 +929,6 @@ struct grant_mapper *gntemu_mapper_create(int own_domid, int owner_domid)
 	m->base.ops = &emu_mapper_ops;
 	m->own = own_domid;
 	m->owner = owner_domid;
-	m->timeout_ms = timeout;
 	m->conn = -1;
 	m->addr.sun_family = AF_UNIX;
 	if (sock_path(m->addr.sun_path, sizeof(m->addr.sun_path), owner_domid, own_domid) != 0) {
@@ -1010,61 +974,28 @@ static int conn_open(struct emu_mapper *m)
 	return 0;
 }
 
-static int ms_left(const struct timespec *deadline)
+static int64_t now_ms(void)
 {
 	struct timespec now;
-	long long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Waits for events on the connection until the deadline. 1 ready, 0 timed out, -errno. */
-static int wait_conn(int fd, short events, const struct timespec *deadline)
+/* Sends what is left of the request. 0 (all sent), -EAGAIN, -EPIPE (the owner closed), or -errno. */
+static int send_request(int fd, const uint8_t *req, size_t *sent)
 {
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int left = ms_left(deadline), pr;
-
-		if (left == 0) {
-			return 0;
-		}
-		pr = poll(&pfd, 1, left);
-		if (pr > 0) {
-			return 1;
-		}
-		if (pr < 0 && errno != EINTR) {
-			return -errno;
-		}
-	}
-}
-
-/* Sends one request. 0, -EPIPE (the owner closed), -ETIMEDOUT, or -errno. */
-static int send_request(int fd, uint32_t ref, const struct timespec *deadline)
-{
-	uint8_t req[GNTEMU_REQ_LEN];
-	size_t sent = 0;
-
-	put_le32(req, GNTEMU_OP_LOOKUP);
-	put_le32(req + 4, ref);
-	while (sent < sizeof(req)) {
-		ssize_t n = send(fd, req + sent, sizeof(req) - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-		int w;
+	while (*sent < GNTEMU_REQ_LEN) {
+		ssize_t n = send(fd, req + *sent, GNTEMU_REQ_LEN - *sent, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n > 0) {
-			sent += (size_t)n;
+			*sent += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
 			continue;
-		}
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			return (errno == EPIPE || errno == ECONNRESET) ? -EPIPE : -errno;
-		}
-		w = wait_conn(fd, POLLOUT, deadline);
-		if (w <= 0) {
-			return w == 0 ? -ETIMEDOUT : w;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return -EAGAIN;
+		} else {
+			return (n == 0 || errno == EPIPE || errno == ECONNRESET) ? -EPIPE : -errno;
 		}
 	}
 	return 0;
@@ -1107,11 +1038,12 @@ static void take_fds(struct msghdr *mh, struct reply *r)
 }
 
 /*
- * Receives one reply of GNTEMU_REPLY_LEN bytes before the deadline.
- * 0 (complete), -EPIPE (EOF or reset before any byte or fd), -EPROTO with
- * *why, or -errno. r->fds are the caller's to close in every case.
+ * Receives what is there of one reply of GNTEMU_REPLY_LEN bytes. 0
+ * (complete), -EAGAIN (more to come), -EPIPE (EOF or reset before any byte
+ * or fd), -EPROTO with *why, or -errno. r->fds are the caller's to close in
+ * every case.
  */
-static int recv_reply(int fd, struct reply *r, const struct timespec *deadline, const char **why)
+static int recv_reply(int fd, struct reply *r, const char **why)
 {
 	while (r->len < GNTEMU_REPLY_LEN) {
 		union {
@@ -1122,7 +1054,6 @@ static int recv_reply(int fd, struct reply *r, const struct timespec *deadline, 
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			.msg_controllen = sizeof(cm.buf) };
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		int w;
 
 		if (n > 0 || (n == 0 && mh.msg_controllen > 0)) {
 			take_fds(&mh, r);
@@ -1141,18 +1072,7 @@ static int recv_reply(int fd, struct reply *r, const struct timespec *deadline, 
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			return -errno;
-		}
-		/* the deadline counts from the request: an owner trickling bytes cannot stretch it */
-		w = wait_conn(fd, POLLIN, deadline);
-		if (w == 0) {
-			*why = "no complete reply within GNTEMU_TIMEOUT_MS";
-			return -EPROTO;
-		}
-		if (w < 0) {
-			return w;
-		}
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -EAGAIN : -errno;
 	}
 	return 0;
 }
@@ -1179,92 +1099,6 @@ static int violation(struct emu_mapper *m, uint32_t ref, const char *why)
 	return -EPROTO;
 }
 
-/*
- * One LOOKUP of ref, checked (emulation.md 3.3). Returns 0 with *run, *fd (the
- * caller's) and *st (the fd's fstat); -ENOENT (not granted, or no live
- * socket); -EPROTO (logged); or another -errno.
- */
-static int lookup(struct emu_mapper *m, uint32_t ref, struct gntemu_run *run, int *fd, struct stat *st)
-{
-	for (int attempt = 0;; attempt++) {
-		struct reply r = { .len = 0 };
-		struct timespec deadline;
-		const char *why = NULL;
-		bool fresh = false;
-		int rc;
-
-		if (m->conn >= 0 && m->conn_pid != getpid()) {
-			conn_drop(m); /* forked: that stream is the parent's (closing our copy leaves it open) */
-		}
-		if (m->conn >= 0) {
-			rc = conn_pending(m->conn);
-			if (rc == 1 && attempt == 0) {
-				/* the owner closed our kept connection since the last lookup: reconnect once */
-				conn_drop(m);
-				continue;
-			}
-			if (rc == 2) {
-				/* bytes nobody asked for would be read as the reply to this request */
-				return violation(m, ref, "unsolicited bytes before the request");
-			}
-			if (rc < 0) {
-				conn_drop(m);
-				return rc;
-			}
-		}
-		if (m->conn < 0) {
-			rc = conn_open(m);
-			if (rc != 0) {
-				return rc;
-			}
-			fresh = true;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += m->timeout_ms / 1000;
-		deadline.tv_nsec += (long)(m->timeout_ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
-		rc = send_request(m->conn, ref, &deadline);
-		if (rc == 0) {
-			rc = recv_reply(m->conn, &r, &deadline, &why);
-		}
-		if (rc == -EPIPE && !fresh && attempt == 0) {
-			/* a kept connection the owner closed (it restarted, or dropped idle ones): reconnect once */
-			close_fds(r.fds, r.nfds);
-			conn_drop(m);
-			continue;
-		}
-		if (rc == -EPIPE || rc == -ETIMEDOUT) {
-			why = rc == -EPIPE ? "the owner closed the connection without a reply"
-					   : "the request could not be sent within GNTEMU_TIMEOUT_MS";
-			rc = -EPROTO;
-		}
-		if (rc == 0) {
-			rc = gntemu_parse_reply_why(r.untrusted_buf, r.len, r.bad_cmsg ? -1 : (int)r.nfds, ref, run,
-					&why);
-		}
-		if (rc == 0) {
-			rc = check_fd(r.fds[0], run->pgoff, run->count, &why, st);
-		}
-		if (rc != 0) {
-			close_fds(r.fds, r.nfds);
-			if (rc == -EPROTO) {
-				return violation(m, ref, why);
-			}
-			if (rc != -ENOENT) {
-				conn_drop(m); /* local trouble mid-reply: the stream may be out of step */
-			}
-			return rc;
-		}
-		*fd = r.fds[0];
-		log_debug("gntemu: dom %d ref %u -> run %u+%u at page %u", m->owner, ref, run->first, run->count,
-				run->pgoff);
-		return 0;
-	}
-}
-
 struct map_run {
 	struct gntemu_run run;
 	size_t fdi; /* index into the call's fds */
@@ -1287,6 +1121,30 @@ struct map_state {
 	uint64_t size[MAPPER_MAX_FDS]; /* bytes; fixed for good by F_SEAL_SHRINK | F_SEAL_GROW */
 	size_t nfds;
 };
+
+/* Where one map call stands: refs[i..] are left; lookup names the LOOKUP in flight. */
+enum op_phase { PH_NEXT, PH_SEND, PH_RECV };
+
+struct emu_op {
+	struct grant_map_op base;
+	struct emu_mapper *m;
+	uint32_t *refs;
+	size_t n, i, last;
+	struct map_state st;
+	int64_t deadline;    /* of the whole call (ms, monotonic), or INT64_MAX */
+	unsigned max_runs;
+	enum op_phase phase;
+	/* the LOOKUP in flight */
+	uint32_t ref;
+	int attempt;         /* 1 after the one reconnect a kept connection is allowed */
+	bool fresh;          /* the connection was opened for this LOOKUP */
+	uint8_t req[GNTEMU_REQ_LEN];
+	size_t sent;
+	struct reply r;
+	int64_t lookup_deadline; /* emulation.md 3.3: each reply within 5 s of its request */
+};
+
+static const struct grant_map_op_ops emu_op_ops;
 
 static int grow(void **arr, size_t *cap, size_t elem, size_t limit)
 {
@@ -1325,38 +1183,14 @@ static struct map_run *run_find(struct map_state *st, size_t last, uint32_t ref)
 	return NULL;
 }
 
-/* Looks ref up and adds its run. Takes the fd: keeps it, or closes it for one of the same memfd. */
-static int run_add(struct emu_mapper *m, struct map_state *st, uint32_t ref, size_t *idx)
+/* Records a checked run. Takes the fd: keeps it, or closes it for one of the same memfd. */
+static int run_add(struct emu_op *op, const struct gntemu_run *run, int fd, const struct stat *fst)
 {
-	struct gntemu_run run;
-	struct stat fst;
+	struct map_state *st = &op->st;
 	size_t fdi;
-	int fd, rc;
 
-	if (st->nruns == MAPPER_MAX_RUNS) {
-		/* an owner answering with one-page runs would make us hold a record and do a round trip per page */
-		char why[80];
-
-		snprintf(why, sizeof(why), "more than %u runs in one mapping", MAPPER_MAX_RUNS);
-		return violation(m, ref, why);
-	}
-	if (st->nruns == st->runs_cap) {
-		rc = grow((void **)&st->runs, &st->runs_cap, sizeof(*st->runs), MAPPER_MAX_RUNS);
-		if (rc != 0) {
-			return rc;
-		}
-	}
-	rc = lookup(m, ref, &run, &fd, &fst);
-	if (rc == -ENOENT) {
-		/* refs stay granted until WINDOW_DUMP_ACK (3.4): one that is not is the owner's violation */
-		log_error("gntemu: dom %d: ref %u is not granted to dom %d", m->owner, ref, m->own);
-		return -EPROTO;
-	}
-	if (rc != 0) {
-		return rc;
-	}
 	for (fdi = 0; fdi < st->nfds; fdi++) {
-		if (st->dev[fdi] == fst.st_dev && st->ino[fdi] == fst.st_ino) {
+		if (st->dev[fdi] == fst->st_dev && st->ino[fdi] == fst->st_ino) {
 			break;
 		}
 	}
@@ -1368,17 +1202,162 @@ static int run_add(struct emu_mapper *m, struct map_state *st, uint32_t ref, siz
 		/* one memfd per ref would fill our fd table */
 		close(fd);
 		snprintf(why, sizeof(why), "more than %u different memfds in one mapping", MAPPER_MAX_FDS);
-		return violation(m, ref, why);
+		return violation(op->m, op->ref, why);
 	} else {
 		st->fds[fdi] = fd;
-		st->dev[fdi] = fst.st_dev;
-		st->ino[fdi] = fst.st_ino;
-		st->size[fdi] = (uint64_t)fst.st_size; /* >= 0: checked by check_fd */
+		st->dev[fdi] = fst->st_dev;
+		st->ino[fdi] = fst->st_ino;
+		st->size[fdi] = (uint64_t)fst->st_size; /* >= 0: checked by check_fd */
 		st->nfds++;
 	}
-	st->runs[st->nruns] = (struct map_run){ .run = run, .fdi = fdi };
-	*idx = st->nruns++;
+	if (st->nruns == st->runs_cap) {
+		int rc = grow((void **)&st->runs, &st->runs_cap, sizeof(*st->runs), GRANT_MAX_RUNS);
+
+		if (rc != 0) {
+			return rc; /* the fd stays in st->fds: closed with the call */
+		}
+	}
+	st->runs[st->nruns] = (struct map_run){ .run = *run, .fdi = fdi };
+	op->last = st->nruns++;
 	return 0;
+}
+
+/*
+ * Walks refs[i..] through the runs already looked up, building segments.
+ * 1 when refs[i] needs a LOOKUP (op->ref), 0 when every ref is placed, or -errno.
+ */
+static int refs_advance(struct emu_op *op)
+{
+	struct map_state *st = &op->st;
+
+	while (op->i < op->n) {
+		uint32_t ref = op->refs[op->i];
+		struct map_run *r = run_find(st, op->last, ref);
+		uint64_t page;
+		size_t k = 1;
+
+		if (r == NULL) {
+			op->ref = ref;
+			return 1;
+		}
+		op->last = (size_t)(r - st->runs);
+		/* consecutive refs inside the same run are consecutive pages: one segment, one mmap */
+		while (op->i + k < op->n && (uint64_t)(ref - r->run.first) + k < r->run.count &&
+				op->refs[op->i + k] == ref + (uint32_t)k) {
+			k++;
+		}
+		page = (uint64_t)r->run.pgoff + (ref - r->run.first);
+		if (st->nsegs > 0 && st->segs[st->nsegs - 1].fdi == r->fdi &&
+				st->segs[st->nsegs - 1].page + st->segs[st->nsegs - 1].npages == page) {
+			st->segs[st->nsegs - 1].npages += k;
+		} else {
+			if (st->nsegs == st->segs_cap) {
+				int rc = grow((void **)&st->segs, &st->segs_cap, sizeof(*st->segs), op->n);
+
+				if (rc != 0) {
+					return rc;
+				}
+			}
+			st->segs[st->nsegs++] = (struct map_seg){ .fdi = r->fdi, .page = page, .npages = k };
+		}
+		op->i += k;
+	}
+	return 0;
+}
+
+/*
+ * Starts the LOOKUP of op->ref: checks a kept connection, or opens one.
+ * 0 (phase PH_SEND), -ENOENT (no live socket), -EPROTO (logged), -errno.
+ */
+static int lookup_begin(struct emu_op *op)
+{
+	struct emu_mapper *m = op->m;
+	int64_t now = now_ms();
+
+	for (;;) {
+		int rc;
+
+		if (m->conn >= 0 && m->conn_pid != getpid()) {
+			conn_drop(m); /* forked: that stream is the parent's (closing our copy leaves it open) */
+		}
+		op->fresh = false;
+		if (m->conn >= 0) {
+			rc = conn_pending(m->conn);
+			if (rc == 1 && op->attempt == 0) {
+				/* the owner closed our kept connection since the last lookup: reconnect once */
+				conn_drop(m);
+				op->attempt++;
+				continue;
+			}
+			if (rc == 2) {
+				/* bytes nobody asked for would be read as the reply to this request */
+				return violation(m, op->ref, "unsolicited bytes before the request");
+			}
+			if (rc < 0) {
+				conn_drop(m);
+				return rc;
+			}
+		}
+		if (m->conn < 0) {
+			rc = conn_open(m);
+			if (rc != 0) {
+				return rc;
+			}
+			op->fresh = true;
+		}
+		break;
+	}
+	put_le32(op->req, GNTEMU_OP_LOOKUP);
+	put_le32(op->req + 4, op->ref);
+	op->sent = 0;
+	op->r = (struct reply){ .len = 0 };
+	op->lookup_deadline = now + LOOKUP_TIMEOUT_MS;
+	op->phase = PH_SEND;
+	return 0;
+}
+
+/* The reply is complete: checks it (emulation.md 3.3) and records its run. 0 (phase PH_NEXT), -EPROTO, -errno. */
+static int lookup_end(struct emu_op *op)
+{
+	struct reply *r = &op->r;
+	struct gntemu_run run;
+	const char *why = NULL;
+	struct stat fst;
+	int rc;
+
+	rc = gntemu_parse_reply_why(r->untrusted_buf, r->len, r->bad_cmsg ? -1 : (int)r->nfds, op->ref, &run, &why);
+	if (rc == 0) {
+		rc = check_fd(r->fds[0], run.pgoff, run.count, &why, &fst);
+	}
+	if (rc != 0) {
+		close_fds(r->fds, r->nfds);
+		r->nfds = 0;
+		if (rc == -ENOENT) {
+			/* refs stay granted until WINDOW_DUMP_ACK (3.4): one that is not is the owner's violation */
+			log_error("gntemu: dom %d: ref %u is not granted to dom %d", op->m->owner, op->ref, op->m->own);
+			return -EPROTO;
+		}
+		return violation(op->m, op->ref, why);
+	}
+	log_debug("gntemu: dom %d ref %u -> run %u+%u at page %u", op->m->owner, op->ref, run.first, run.count,
+			run.pgoff);
+	r->nfds = 0; /* r->fds[0] goes to run_add */
+	op->phase = PH_NEXT;
+	return run_add(op, &run, r->fds[0], &fst);
+}
+
+/* The connection went away before any byte of the reply: reconnect once on a kept one, else a violation. */
+static int lookup_closed(struct emu_op *op)
+{
+	close_fds(op->r.fds, op->r.nfds);
+	op->r.nfds = 0;
+	if (!op->fresh && op->attempt == 0) {
+		/* a kept connection the owner closed (it restarted, or dropped idle ones): reconnect once */
+		conn_drop(op->m);
+		op->attempt++;
+		return lookup_begin(op);
+	}
+	return violation(op->m, op->ref, "the owner closed the connection without a reply");
 }
 
 /* Maps every segment into one PROT_NONE reservation of n pages: a live view with no copy. */
@@ -1409,85 +1388,189 @@ static int map_segments(struct emu_mapper *m, const struct map_state *st, size_t
 	return 0;
 }
 
-static int emu_mapper_map(struct grant_mapper *base, const uint32_t *refs, size_t n, struct grant_mapping **out)
+/* Every ref is placed: the mapping. 0 with *out, or -errno. */
+static int op_finish(struct emu_op *op, struct grant_mapping **out)
 {
-	struct emu_mapper *m = emu_mapper_from_base(base);
-	struct map_state st = { .nruns = 0 };
-	struct emu_mapping *g = NULL;
-	size_t last = SIZE_MAX;
-	int rc = 0;
+	struct map_state *st = &op->st;
+	struct emu_mapping *g = calloc(1, sizeof(*g));
+	int rc;
 
-	for (size_t i = 0; i < n;) {
-		uint32_t ref = refs[i];
-		struct map_run *r = run_find(&st, last, ref);
-		uint64_t page;
-		size_t k = 1;
-
-		if (r == NULL) {
-			rc = run_add(m, &st, ref, &last);
-			if (rc != 0) {
-				goto out;
-			}
-			r = &st.runs[last];
-		} else {
-			last = (size_t)(r - st.runs);
-		}
-		/* consecutive refs inside the same run are consecutive pages: one segment, one mmap */
-		while (i + k < n && (uint64_t)(ref - r->run.first) + k < r->run.count &&
-				refs[i + k] == ref + (uint32_t)k) {
-			k++;
-		}
-		page = (uint64_t)r->run.pgoff + (ref - r->run.first);
-		if (st.nsegs > 0 && st.segs[st.nsegs - 1].fdi == r->fdi &&
-				st.segs[st.nsegs - 1].page + st.segs[st.nsegs - 1].npages == page) {
-			st.segs[st.nsegs - 1].npages += k;
-		} else {
-			if (st.nsegs == st.segs_cap) {
-				rc = grow((void **)&st.segs, &st.segs_cap, sizeof(*st.segs), n);
-				if (rc != 0) {
-					goto out;
-				}
-			}
-			st.segs[st.nsegs++] = (struct map_seg){ .fdi = r->fdi, .page = page, .npages = k };
-		}
-		i += k;
-	}
-
-	g = calloc(1, sizeof(*g));
 	if (g == NULL) {
-		rc = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	g->base.ops = &emu_mapping_ops;
-	g->base.npages = n;
+	g->base.npages = op->n;
 	g->fd = -1;
-	if (st.nsegs == 1 && st.segs[0].page == 0 && st.size[st.segs[0].fdi] == (uint64_t)n * PAGE) {
+	if (st->nsegs == 1 && st->segs[0].page == 0 && st->size[st->segs[0].fdi] == (uint64_t)op->n * PAGE) {
 		/*
 		 * The pages are the whole memfd, in order: keep its fd for the X
 		 * server, map on demand. MIT-SHM AttachFd maps the whole file, and
 		 * the X server is shared by every VM: a memfd with one page more than
 		 * this mapping (emulation.md 3.3, v1.1) takes the mapped path below.
 		 */
-		g->fd = st.fds[st.segs[0].fdi];
-		st.fds[st.segs[0].fdi] = -1;
+		g->fd = st->fds[st->segs[0].fdi];
+		st->fds[st->segs[0].fdi] = -1;
 	} else {
-		rc = map_segments(m, &st, n, &g->addr);
+		rc = map_segments(op->m, st, op->n, &g->addr);
 		if (rc != 0) {
 			free(g);
-			g = NULL;
-			goto out;
+			return rc;
 		}
 	}
 	*out = &g->base;
-out:
-	for (size_t i = 0; i < st.nfds; i++) {
-		if (st.fds[i] >= 0) {
-			close(st.fds[i]);
+	return 0;
+}
+
+static void op_free(struct emu_op *op)
+{
+	for (size_t i = 0; i < op->st.nfds; i++) {
+		if (op->st.fds[i] >= 0) {
+			close(op->st.fds[i]);
 		}
 	}
-	free(st.runs);
-	free(st.segs);
+	close_fds(op->r.fds, op->r.nfds);
+	free(op->st.runs);
+	free(op->st.segs);
+	free(op->refs);
+	free(op);
+}
+
+static struct emu_op *emu_op_from_base(struct grant_map_op *o)
+{
+	INVARIANT(o->ops == &emu_op_ops);
+	return (struct emu_op *)o;
+}
+
+/* Does all the work that does not block; see grant_map_step. Does not free op. */
+static int op_run(struct emu_op *op, struct grant_mapping **out, struct pollfd *pfd, int *timeout_ms)
+{
+	for (;;) {
+		const char *why = NULL;
+		short want = 0;
+		int64_t now, until;
+		int rc = 0;
+
+		switch (op->phase) {
+		case PH_NEXT:
+			rc = refs_advance(op);
+			if (rc == 0) {
+				return op_finish(op, out);
+			}
+			if (rc < 0) {
+				return rc;
+			}
+			if (op->st.nruns >= op->max_runs) {
+				/* an owner answering with one-page runs would make us do a round trip per page */
+				char msg[80];
+
+				snprintf(msg, sizeof(msg), "more than %u runs (LOOKUPs) in one mapping", op->max_runs);
+				return violation(op->m, op->ref, msg);
+			}
+			rc = lookup_begin(op);
+			break;
+		case PH_SEND:
+			rc = send_request(op->m->conn, op->req, &op->sent);
+			if (rc == 0) {
+				op->phase = PH_RECV;
+			} else if (rc == -EAGAIN) {
+				want = POLLOUT;
+			} else if (rc == -EPIPE) {
+				rc = lookup_closed(op);
+			} else {
+				conn_drop(op->m);
+			}
+			break;
+		case PH_RECV:
+			rc = recv_reply(op->m->conn, &op->r, &why);
+			if (rc == 0) {
+				rc = lookup_end(op);
+			} else if (rc == -EAGAIN) {
+				want = POLLIN;
+			} else if (rc == -EPIPE) {
+				rc = lookup_closed(op);
+			} else if (rc == -EPROTO) {
+				rc = violation(op->m, op->ref, why);
+			} else {
+				conn_drop(op->m); /* local trouble mid-reply: the stream may be out of step */
+			}
+			break;
+		}
+		if (rc == -ENOENT) {
+			/* no live socket: as "not granted" (3.2), and dump refs stay granted until the ack (3.4) */
+			log_error("gntemu: dom %d: ref %u is not granted to dom %d (no live grant socket)", op->m->owner,
+					op->ref, op->m->own);
+			return -EPROTO;
+		}
+		if (rc != 0 && rc != -EAGAIN) {
+			return rc;
+		}
+		if (want == 0) {
+			continue;
+		}
+		/* the deadlines count from the request and from the call: an owner trickling bytes cannot stretch them */
+		now = now_ms();
+		if (now >= op->lookup_deadline) {
+			return violation(op->m, op->ref, "no complete reply within 5 s");
+		}
+		if (now >= op->deadline) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "the mapping was not complete within its %u ms deadline (%zu LOOKUPs)",
+					op->m->base.deadline_ms, op->st.nruns + 1);
+			return violation(op->m, op->ref, msg);
+		}
+		until = op->lookup_deadline < op->deadline ? op->lookup_deadline : op->deadline;
+		*pfd = (struct pollfd){ .fd = op->m->conn, .events = want };
+		*timeout_ms = (int)(until - now);
+		return -EINPROGRESS;
+	}
+}
+
+static int emu_op_step(struct grant_map_op *base, struct grant_mapping **out, struct pollfd *pfd, int *timeout_ms)
+{
+	struct emu_op *op = emu_op_from_base(base);
+	int rc = op_run(op, out, pfd, timeout_ms);
+
+	if (rc != -EINPROGRESS) {
+		op_free(op);
+	}
 	return rc;
+}
+
+static void emu_op_cancel(struct grant_map_op *base)
+{
+	struct emu_op *op = emu_op_from_base(base);
+
+	if (op->phase != PH_NEXT) {
+		conn_drop(op->m); /* a reply may still come: the stream would be out of step */
+	}
+	op_free(op);
+}
+
+static const struct grant_map_op_ops emu_op_ops = {
+	.step = emu_op_step,
+	.cancel = emu_op_cancel,
+};
+
+static int emu_mapper_map_start(struct grant_mapper *base, const uint32_t *refs, size_t n, struct grant_map_op **out)
+{
+	struct emu_mapper *m = emu_mapper_from_base(base);
+	struct emu_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL || (op->refs = malloc(n * sizeof(*refs))) == NULL) {
+		free(op);
+		return -ENOMEM;
+	}
+	memcpy(op->refs, refs, n * sizeof(*refs));
+	op->base.ops = &emu_op_ops;
+	op->m = m;
+	op->n = n;
+	op->last = SIZE_MAX;
+	op->phase = PH_NEXT;
+	op->max_runs = base->max_runs;
+	op->deadline = base->deadline_ms ? now_ms() + base->deadline_ms : INT64_MAX;
+	*out = &op->base;
+	return 0;
 }
 
 static void emu_mapper_destroy(struct grant_mapper *base)
@@ -1545,7 +1628,7 @@ static void emu_mapping_destroy(struct grant_mapping *base)
 }
 
 static const struct grant_mapper_ops emu_mapper_ops = {
-	.map = emu_mapper_map,
+	.map_start = emu_mapper_map_start,
 	.destroy = emu_mapper_destroy,
 };
 

@@ -2,6 +2,8 @@
 #ifndef QGUI_GRANT_IMPL_H
 #define QGUI_GRANT_IMPL_H
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,15 +32,40 @@ struct grant_owner {
 };
 
 struct grant_mapper_ops {
-	/* refs and n are already checked; same contract as grant_mapper_map. */
+	/*
+	 * One of the two. map: the whole mapping at once, never waiting on the
+	 * owner (Xen: one ioctl); same contract as grant_mapper_map. map_start:
+	 * same contract as grant_map_start, the op stepped by its own ops.
+	 * refs and n are already checked.
+	 */
 	int (*map)(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_mapping **out);
+	int (*map_start)(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_map_op **out);
 	/* m is not NULL and has no live mappings; frees m. */
 	void (*destroy)(struct grant_mapper *m);
 };
 
 struct grant_mapper {
 	const struct grant_mapper_ops *ops;
-	size_t live; /* mappings not destroyed yet; grant.c keeps the count */
+	size_t live;          /* mappings not destroyed yet, and the op in flight; grant.c keeps the count */
+	bool busy;            /* an op is in flight (one at a time: it owns the back-end's connection) */
+	unsigned deadline_ms; /* grant_mapper_set_limits; 0: none */
+	unsigned max_runs;    /* 1..GRANT_MAX_RUNS */
+};
+
+struct grant_map_op_ops {
+	/* same contract as grant_map_step, but frees op only when it returns something else than -EINPROGRESS */
+	int (*step)(struct grant_map_op *op, struct grant_mapping **out, struct pollfd *pfd, int *timeout_ms);
+	/* frees op */
+	void (*cancel)(struct grant_map_op *op);
+};
+
+/* A map in flight. ops NULL: complete from the start (rc, result), as the Xen back-end's. */
+struct grant_map_op {
+	const struct grant_map_op_ops *ops;
+	struct grant_mapper *mapper; /* set by grant.c */
+	size_t n;                    /* set by grant.c */
+	int rc;
+	struct grant_mapping *result;
 };
 
 struct grant_mapping_ops {

@@ -54,17 +54,7 @@ static long long xserver_vm_kib(const char *field)
 /* Lines of the daemon's log containing text. */
 static int log_lines(const struct fixture *f, const char *text)
 {
-	char line[1024];
-	FILE *fp = fopen(f->log, "r");
-	int n = 0;
-
-	while (fp && fgets(line, sizeof(line), fp)) {
-		n += strstr(line, text) != NULL;
-	}
-	if (fp) {
-		fclose(fp);
-	}
-	return n;
+	return peer_log_lines(f->log, text);
 }
 
 /*

@@ -15,6 +15,7 @@
 #include <X11/extensions/Xrandr.h>
 #include <X11/keysym.h>
 
+#include "peer.h"
 #include "tagent.h"
 #include "test.h"
 #include "xrig.h"
@@ -739,6 +740,141 @@ static void hostile_flood(void)
 	T_EQ(px_stop(&f), 0);
 }
 
+/* ---------------------------------------------------------------- (i) a GUI qube answering LOOKUPs slowly */
+
+/* Lines of the proxy's log containing text. */
+static int log_count(const struct pfix *f, const char *text)
+{
+	return peer_log_lines(f->log, text);
+}
+
+/*
+ * The exporter's window, mapped, and a WINDOW_DUMP of w x h whose refs (from
+ * 100) are answered by the hostile owner of cfg (domain 1, the exporter's
+ * own grant socket: the agent has shared nothing yet). 0 or -1.
+ */
+static int slow_dump(struct pfix *f, struct kid *owner, struct peer_fake_cfg *cfg, uint32_t w, uint32_t h)
+{
+	uint32_t n = (w * h * 4 + GRANT_PAGE_SIZE - 1) / GRANT_PAGE_SIZE;
+	uint8_t refs[64 * 4];
+	struct proto_msg m = { .type = MSG_WINDOW_DUMP, .window = WIN,
+		.u.dump = { .width = w, .height = h, .bpp = 32, .nrefs = n, .refs = refs } };
+
+	if (n > 64 || tagent_create(f->a, WIN, 0, 0, SW - 4, SH - 4, false, "desktop", true) != 0) {
+		return -1;
+	}
+	cfg->own = 1;
+	cfg->grantee = 0;
+	if (!kid_spawn(owner, KID_TRACKED, peer_fake_owner_main, cfg) || peer_ready(owner) != 0) {
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t b = 0; b < 4; b++) {
+			refs[4 * i + b] = (uint8_t)((100 + i) >> (8 * b));
+		}
+	}
+	if (tagent_send(f->a, &m) != 0) {
+		return -1;
+	}
+	/* its damage, queued behind the dump (the proxy handles it once the dump is mapped) */
+	m = (struct proto_msg){ .type = MSG_SHMIMAGE, .window = WIN, .u.shmimage = { 0, 0, (int32_t)w, (int32_t)h } };
+	return tagent_send(f->a, &m);
+}
+
+/* The owner's counts (LOOKUPs received, replies sent), or -1 in both. */
+static void owner_stats(struct kid *owner, int *got, int *sent)
+{
+	struct peer_cmd c = { .op = PEER_FAKE_STATS };
+
+	*got = *sent = -1;
+	if (peer_call(owner, &c) == 0) {
+		*got = (int)c.a;
+		*sent = (int)c.b;
+	}
+}
+
+/*
+ * dom0's escape key while the GUI qube holds a LOOKUP reply of a screen
+ * image: the proxy's loop serves it while the dump is still pending (the
+ * owner still holds the reply, the session still runs); then the owner
+ * answers slowly, one run at a time, and the image shows.
+ */
+static void escape_while_lookups_are_slow(void)
+{
+	const char *const dl[] = { "--dump-deadline=10000", NULL };
+	struct peer_fake_cfg cfg = { 0, 0, GRANT_PAGE_SIZE, 1, 1, 0x5a, 100, true };
+	struct kid owner = { 0 };
+	struct proto_msg m;
+	struct pfix f;
+	int got = 0, sent = 0;
+
+	T_EQ(px_start(&f, dl), 0);
+	/* 64 x 64 x 4 = 4 pages, each its own run: 4 LOOKUPs, the first held */
+	T_EQ(slow_dump(&f, &owner, &cfg, 64, 64), 0);
+	for (int i = 0; i < T_MS / 10 && got < 1; i++) {
+		owner_stats(&owner, &got, &sent);
+		usleep(10000);
+	}
+	T_EQ(got, 1);
+	press_escape();
+	T_ASSERT(xrig_wait_pixel(dpy, 500, 400, ROOT_BG, T_MS));
+	/* served while pending: the reply is still held and the session runs (no deadline passed) */
+	owner_stats(&owner, &got, &sent);
+	T_EQ(got, 1);
+	T_EQ(sent, 0);
+	T_EQ(log_count(&f, "screen released to dom0"), 1);
+	T_EQ(log_count(&f, "broke the grant protocol"), 0);
+	T_ASSERT(!tagent_disconnected(f.a));
+	/* and taken back, still pending */
+	press_escape();
+	T_ASSERT(xrig_wait_pixel(dpy, 1, 300, LABEL, T_MS));
+	T_EQ(log_count(&f, "showing the GUI qube again"), 1);
+	/* the owner answers, 100 ms a run: the dump completes, is acked and shows (0x5a5a5a) */
+	T_EQ(peer_owner_cmd(&owner, PEER_FAKE_RELEASE, 0), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_WINDOW_DUMP_ACK, WIN, T_MS, &m), 0);
+	T_ASSERT(xrig_wait_pixel(dpy, 2 + 10, 2 + 10, 0x5a5a5a, T_MS));
+	owner_stats(&owner, &got, &sent);
+	T_EQ(sent, 4);
+	T_EQ(kid_finish(&owner), 0);
+	T_EQ(px_stop(&f), 0);
+}
+
+/* A dump whose LOOKUPs never finish ends at its deadline; one with more runs than the cap ends at once. */
+static void slow_or_split_dumps_end_the_session(void)
+{
+	struct peer_fake_cfg held = { 0, 0, GRANT_PAGE_SIZE, 1, 1, 0x5a, 0, true };
+	struct peer_fake_cfg split = { 0, 0, GRANT_PAGE_SIZE, 1, 1, 0x5a, 0, false };
+	struct kid owner = { 0 };
+	struct proto_msg m;
+	struct pfix f;
+	int got, sent;
+
+	/* held for ever: the default 1 s deadline of the whole dump, one log line */
+	T_EQ(px_start(&f, NULL), 0);
+	T_EQ(slow_dump(&f, &owner, &held, 32, 32), 0);
+	T_EQ(tagent_expect(f.a, NO_SUCH_TYPE, T_MS, &m), -1);
+	T_ASSERT(tagent_disconnected(f.a));
+	T_EQ(log_count(&f, "broke the grant protocol"), 1);
+	T_EQ(log_count(&f, "1000 ms deadline"), 1);
+	T_EQ(log_count(&f, "ending the session"), 0);
+	T_EQ(kid_finish(&owner), 0); /* frees the exporter's grant socket for its own owner */
+	T_ASSERT(survives(&f, 0x009900));
+	T_EQ(px_stop(&f), 0);
+
+	/* 128 x 160 x 4 = 20 pages in 20 runs: the 17th LOOKUP is never sent */
+	T_EQ(px_start(&f, NULL), 0);
+	T_EQ(slow_dump(&f, &owner, &split, 128, 160), 0);
+	T_EQ(tagent_expect(f.a, NO_SUCH_TYPE, T_MS, &m), -1);
+	T_ASSERT(tagent_disconnected(f.a));
+	T_EQ(log_count(&f, "broke the grant protocol"), 1);
+	T_EQ(log_count(&f, "more than 16 runs"), 1);
+	owner_stats(&owner, &got, &sent);
+	T_EQ(got, 16);
+	T_EQ(kid_finish(&owner), 0);
+	T_ASSERT(survives(&f, 0x009901));
+	T_EQ(px_stop(&f), 0);
+}
+
 /* ---------------------------------------------------------------- with the real exporter */
 
 /* The GUI qube's display exported by guivm-export, shown by the proxy: pixels, changes, the pointer. */
@@ -889,7 +1025,8 @@ int main(int argc, char **argv)
 		TEST(escape_releases_and_exits), TEST(exporter_restart), TEST(screen_resize), TEST(monitor_layout),
 		TEST(xen_path_copies),
 		TEST(hostile_second_window), TEST(hostile_oversize_dump), TEST(hostile_bad_grants),
-		TEST(hostile_wrong_length), TEST(hostile_flood), TEST(with_guivm_export),
+		TEST(hostile_wrong_length), TEST(hostile_flood), TEST(escape_while_lookups_are_slow),
+		TEST(slow_or_split_dumps_end_the_session), TEST(with_guivm_export),
 	};
 	char self[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);

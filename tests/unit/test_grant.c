@@ -52,7 +52,6 @@ static int count_fds(void)
 static void env_setup(void)
 {
 	setenv("VCHAN_SOCKET_DIR", test_tmpdir(), 1);
-	unsetenv("GNTEMU_TIMEOUT_MS");
 	unsetenv("VCHAN_DOMAIN");
 }
 
@@ -106,7 +105,7 @@ static void sock_name(char *buf, size_t len, int owner, int grantee)
 
 struct grantee_cfg {
 	int own, owner;
-	const char *timeout_ms;
+	unsigned deadline_ms; /* grant_mapper_set_limits, 0: none */
 };
 
 static void grantee_main(int in, int out, void *arg)
@@ -115,10 +114,11 @@ static void grantee_main(int in, int out, void *arg)
 	struct grant_mapper *m;
 	struct peer_cmd c = { .op = PEER_READY };
 
-	if (cfg->timeout_ms != NULL) {
-		setenv("GNTEMU_TIMEOUT_MS", cfg->timeout_ms, 1);
-	}
 	m = grant_mapper_create(QGUI_BACKEND_SOCKET, cfg->own, cfg->owner);
+	if (m != NULL && grant_mapper_set_limits(m, cfg->deadline_ms, GRANT_MAX_RUNS) != 0) {
+		grant_mapper_destroy(m);
+		m = NULL;
+	}
 	c.rc = m != NULL ? 0 : -errno;
 	kid_send(out, &c, sizeof(c));
 	if (m == NULL) {
@@ -756,7 +756,7 @@ static void owner_exit(void)
 /* A child forked from an owner keeps none of its sockets: the grantee sees the owner's close at once. */
 static void fork_drops_owner_sockets(void)
 {
-	struct grantee_cfg gcfg = { GRANTEE, 18, "4000" };
+	struct grantee_cfg gcfg = { GRANTEE, 18, 4000 };
 	struct grant_owner *o;
 	struct grant_share *s = NULL;
 	struct kid gp = { 0 };
@@ -1082,17 +1082,16 @@ static void bad_arguments(void)
 	T_EQ(grant_mapping_fd(NULL, NULL), -1);
 	T_EQ(grant_mapping_size(NULL), 0);
 
-	setenv("GNTEMU_TIMEOUT_MS", "5s", 1);
-	T_ASSERT(grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 19) == NULL && errno == EINVAL);
-	setenv("GNTEMU_TIMEOUT_MS", "0", 1);
-	T_ASSERT(grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 19) == NULL && errno == EINVAL);
-	setenv("GNTEMU_TIMEOUT_MS", "99999999999", 1);
-	T_ASSERT(grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 19) == NULL && errno == EINVAL);
-	setenv("GNTEMU_TIMEOUT_MS", "250", 1);
 	m = grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 19);
 	T_ASSERT(m != NULL);
+	T_EQ(grant_mapper_set_limits(NULL, 100, 1), -EINVAL);
+	T_EQ(grant_mapper_set_limits(m, 100, 0), -EINVAL);
+	T_EQ(grant_mapper_set_limits(m, 100, GRANT_MAX_RUNS + 1), -EINVAL);
+	T_EQ(grant_mapper_set_limits(m, GRANT_MAX_DEADLINE_MS + 1, 1), -EINVAL);
+	T_EQ(grant_mapper_set_limits(m, 250, 16), 0);
+	T_EQ(grant_mapper_set_limits(m, 0, GRANT_MAX_RUNS), 0);
+	grant_map_cancel(NULL);
 	grant_mapper_destroy(m);
-	unsetenv("GNTEMU_TIMEOUT_MS");
 }
 
 static void xen_without_dev_xen(void)
@@ -1584,11 +1583,10 @@ static void hostile_owners(void)
 		}
 	}
 
-	/* too slow: 200 ms */
-	setenv("GNTEMU_TIMEOUT_MS", "200", 1);
+	/* too slow: a 200 ms deadline */
 	slow = grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 20);
-	unsetenv("GNTEMU_TIMEOUT_MS");
 	T_ASSERT(slow != NULL);
+	T_EQ(grant_mapper_set_limits(slow, 200, GRANT_MAX_RUNS), 0);
 	T_ASSERT(honest_map_works(slow));
 	T_EQ(set_scenario(&p, S_SLOW, 1), 0);
 	t0 = test_now_ms();
@@ -1676,7 +1674,114 @@ static void fd_only_for_exact_memfds(void)
 	T_EQ(kid_finish(&p), 0);
 }
 
+/* A slow owner answering one-page runs: one deadline for the whole map, and a cap on its LOOKUPs. */
+static void deadline_per_map_and_run_cap(void)
+{
+	struct peer_fake_cfg cfg = { 23, GRANTEE, 4 * PG, 1, 1, 0x5c, 50, false };
+	struct grant_mapper *m;
+	struct grant_mapping *g = NULL;
+	struct peer_cmd st = { .op = PEER_FAKE_STATS };
+	struct kid p = { 0 };
+	uint32_t refs[40], before;
+	char text[2048];
+
+	env_setup();
+	for (uint32_t i = 0; i < 40; i++) {
+		refs[i] = 200 + i;
+	}
+	T_ASSERT(kid_spawn(&p, 0, peer_fake_owner_main, &cfg));
+	T_EQ(peer_ready(&p), 0);
+	m = grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 23);
+	T_ASSERT(m != NULL);
+
+	/* each LOOKUP well inside its 5 s, 40 of them: the map's 300 ms deadline ends it, with one line */
+	T_EQ(grant_mapper_set_limits(m, 300, GRANT_MAX_RUNS), 0);
+	capture_begin();
+	T_EQ(grant_mapper_map(m, refs, 40, &g), -EPROTO);
+	T_EQ(capture_end(text, sizeof(text)), 1);
+	T_ASSERT(strstr(text, "dom 23") != NULL && strstr(text, "300 ms deadline") != NULL);
+	T_EQ(peer_call(&p, &st), 0);
+	T_ASSERT(st.b < 40); /* it gave up before the owner had answered every run */
+
+	/* at most 4 runs: the fifth LOOKUP is never sent */
+	T_EQ(grant_mapper_set_limits(m, 0, 4), 0);
+	T_EQ(peer_call(&p, &st), 0);
+	before = st.a;
+	capture_begin();
+	T_EQ(grant_mapper_map(m, refs, 5, &g), -EPROTO);
+	T_EQ(capture_end(text, sizeof(text)), 1);
+	T_ASSERT(strstr(text, "more than 4 runs") != NULL);
+	T_EQ(peer_call(&p, &st), 0);
+	T_EQ(st.a - before, 4);
+	/* 4 runs are allowed */
+	T_EQ(grant_mapper_map(m, refs, 4, &g), 0);
+	T_ASSERT(peer_page_is(grant_mapping_addr(g), 3, 0x5c));
+	grant_mapping_destroy(g);
+	grant_mapper_destroy(m);
+	T_EQ(kid_finish(&p), 0);
+}
+
+/* The non-blocking map: the caller's loop runs while the owner holds its reply. */
+static void map_without_waiting(void)
+{
+	struct peer_fake_cfg cfg = { 24, GRANTEE, 2 * PG, 2, 2, 0x6d, 0, true };
+	struct peer_cmd st = { .op = PEER_FAKE_STATS };
+	struct grant_mapper *m;
+	struct grant_mapping *g = NULL;
+	struct grant_map_op *op = NULL;
+	struct kid p = { 0 };
+	uint32_t refs[2] = { 300, 301 };
+	struct pollfd pfd;
+	int timeout = -1, rc, steps = 0;
+
+	env_setup();
+	T_ASSERT(kid_spawn(&p, 0, peer_fake_owner_main, &cfg));
+	T_EQ(peer_ready(&p), 0);
+	m = grant_mapper_create(QGUI_BACKEND_SOCKET, GRANTEE, 24);
+	T_ASSERT(m != NULL);
+	T_EQ(grant_mapper_set_limits(m, 10000, 4), 0);
+
+	/* started and stepped: in progress, waiting for the reply on a socket, within the deadline */
+	T_EQ(grant_map_start(m, refs, 2, &op), 0);
+	T_EQ(grant_map_step(op, &g, &pfd, &timeout), -EINPROGRESS);
+	T_ASSERT(pfd.fd >= 0 && pfd.events == POLLIN && timeout > 0 && timeout <= 10000);
+	/* the owner has the request and holds it: stepping again changes nothing */
+	for (int i = 0; i < 100 && (peer_call(&p, &st), st.a) == 0; i++) {
+		test_sleep_ms(10);
+	}
+	T_EQ(st.a, 1);
+	T_EQ(grant_map_step(op, &g, &pfd, &timeout), -EINPROGRESS);
+	T_EQ(st.b, 0);
+	/* released: the reply comes, the map completes with the owner's pages */
+	T_EQ(peer_owner_cmd(&p, PEER_FAKE_RELEASE, 0), 0);
+	do {
+		(void)poll(&pfd, 1, timeout);
+		rc = grant_map_step(op, &g, &pfd, &timeout);
+	} while (rc == -EINPROGRESS && ++steps < 1000);
+	T_EQ(rc, 0);
+	T_ASSERT(g != NULL && peer_page_is(grant_mapping_addr(g), 1, 0x6d));
+	grant_mapping_destroy(g);
+	g = NULL;
+
+	/* cancelled before and after its LOOKUP went: the mapper is free again, and the next map works */
+	T_EQ(grant_map_start(m, refs, 2, &op), 0);
+	grant_map_cancel(op);
+	T_EQ(grant_map_start(m, refs, 2, &op), 0);
+	rc = grant_map_step(op, &g, &pfd, &timeout);
+	if (rc == -EINPROGRESS) {
+		grant_map_cancel(op);
+	} else {
+		T_EQ(rc, 0);
+		grant_mapping_destroy(g);
+	}
+	T_EQ(grant_mapper_map(m, refs, 2, &g), 0);
+	grant_mapping_destroy(g);
+	grant_mapper_destroy(m);
+	T_EQ(kid_finish(&p), 0);
+}
+
 TEST_MAIN(TEST(share_fd_writes_into_share), TEST(parse_reply_table), TEST(check_fd_cases), TEST(share_map_live), TEST(unshare_revokes),
 		TEST(two_shares_in_one_map), TEST(socket_lifecycle), TEST(stale_socket_replaced),
 		TEST(second_owner_in_use), TEST(owner_exit), TEST(fork_drops_owner_sockets), TEST(owner_vs_raw_grantees), TEST(bad_arguments),
-		TEST(xen_without_dev_xen), TEST(hostile_owners), TEST(fd_only_for_exact_memfds))
+		TEST(xen_without_dev_xen), TEST(hostile_owners), TEST(fd_only_for_exact_memfds),
+		TEST(deadline_per_map_and_run_cap), TEST(map_without_waiting))

@@ -2,6 +2,7 @@
 #ifndef QGUI_GRANT_H
 #define QGUI_GRANT_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,9 @@
 #define GRANT_PAGE_SIZE 4096u
 /* The most pages one share or one mapping may have (= MAX_GRANT_REFS_COUNT). */
 #define GRANT_MAX_PAGES 98304u
+/* gntemu: the most LOOKUPs (runs) one mapping may take, and the longest deadline grant_mapper_set_limits takes. */
+#define GRANT_MAX_RUNS 4096u
+#define GRANT_MAX_DEADLINE_MS 3600000u
 
 /* ---------------------------------------------------------------- owner role (agents) */
 
@@ -69,17 +73,32 @@ struct grant_mapping; /* opaque: one mapped list of references */
  */
 struct grant_mapper *grant_mapper_create(enum qgui_backend backend, int own_domid, int owner_domid);
 
-/* Accepts NULL. Mappings made through it must be destroyed first. */
+/* Accepts NULL. Mappings made through it, and a map in flight, must be destroyed (cancelled) first. */
 void grant_mapper_destroy(struct grant_mapper *m);
 
 /*
+ * Limits of every later map through m, for gntemu (the Xen back-end maps in
+ * one call that never waits on the owner, and ignores them):
+ *   deadline_ms: the whole map, every LOOKUP of it together, must be complete
+ *     within deadline_ms of grant_map_start; 0 (the default): no deadline
+ *     but each LOOKUP's own 5 s (emulation.md 3.3). At most GRANT_MAX_DEADLINE_MS.
+ *   max_runs: 1..GRANT_MAX_RUNS (the default) LOOKUPs in one map; an owner
+ *     whose runs are more is in violation.
+ * Missing either is the owner's violation (-EPROTO, one log line). Returns 0,
+ * or -EINVAL (m NULL, a value out of range).
+ */
+int grant_mapper_set_limits(struct grant_mapper *m, unsigned deadline_ms, unsigned max_runs);
+
+/*
  * Maps the n references refs[0..n-1] (1 <= n <= GRANT_MAX_PAGES), in order,
- * read-only. The owner is untrusted: for gntemu every check of emulation.md
- * 3.3 (v1.1) is made (each LOOKUP's reply complete within $GNTEMU_TIMEOUT_MS,
- * default 5000 ms, counted per LOOKUP: a call makes one LOOKUP per run, up to
- * 4096, so a slow owner can hold it up to that many times as long; status,
- * flags, exactly one fd, ref inside its run, a memfd sealed with F_SEAL_SHRINK
- * and F_SEAL_GROW, st_blksize 4096, size covering the run and at most 4 GiB).
+ * read-only, waiting for the owner (grant_map_start and grant_map_step in a
+ * poll loop; use those where the caller's own loop must go on meanwhile).
+ * The owner is untrusted: for gntemu every check of emulation.md 3.3 (v1.1)
+ * is made (each LOOKUP's reply complete within 5 s of its request, and the
+ * whole call within the mapper's deadline and run cap, grant_mapper_set_limits:
+ * without a deadline a call of k runs can take k times 5 s; status, flags,
+ * exactly one fd, ref inside its run, a memfd sealed with F_SEAL_SHRINK and
+ * F_SEAL_GROW, st_blksize 4096, size covering the run and at most 4 GiB).
  * References are looked up afresh on
  * every call; one reply serves every ref of its run within the call.
  * Returns 0 and *out (caller frees with grant_mapping_destroy), -EPROTO when
@@ -87,6 +106,30 @@ void grant_mapper_destroy(struct grant_mapper *m);
  * owner's session), or another -errno on a local failure.
  */
 int grant_mapper_map(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_mapping **out);
+
+struct grant_map_op; /* opaque: a map in flight */
+
+/*
+ * Starts mapping refs[0..n-1] as grant_mapper_map would, without waiting:
+ * nothing is sent before the first grant_map_step. refs is copied. One op
+ * per mapper at a time. Returns 0 and *out (finish it with grant_map_step
+ * until that returns something else than -EINPROGRESS, or grant_map_cancel),
+ * or -EINVAL / -ENOMEM.
+ */
+int grant_map_start(struct grant_mapper *m, const uint32_t *refs, size_t n, struct grant_map_op **out);
+
+/*
+ * Does every part of the map that does not block. -EINPROGRESS: the owner
+ * has not answered yet; wait until pfd (fd, events; fd -1: none) is ready or
+ * *timeout_ms (>= 0) has passed, then call again. Anything else ends the op
+ * and frees it: the results of grant_mapper_map (0 with *out, -EPROTO after
+ * one log line, e.g. a LOOKUP past 5 s or the map past the mapper's
+ * deadline, or another -errno).
+ */
+int grant_map_step(struct grant_map_op *op, struct grant_mapping **out, struct pollfd *pfd, int *timeout_ms);
+
+/* Abandons a map in flight and frees it (a LOOKUP in flight costs the kept connection). Accepts NULL. */
+void grant_map_cancel(struct grant_map_op *op);
 
 /*
  * A read-only view of all n pages in reference order (n * GRANT_PAGE_SIZE
