@@ -118,7 +118,7 @@ BINS = $(if $(wildcard gui-daemon/main.c),$(GD_BIN)) \
 TLIB_SRCS  = $(wildcard tests/lib/*.c)
 TLIB_OBJS  = $(TLIB_SRCS:%.c=$(BUILD)/%.o)
 TLIB       = $(BUILD)/libtest.a
-UNIT_BINS  = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/*.c tests/gd/*.c tests/integration/*.c))
+UNIT_BINS  = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/*.c tests/gd/*.c tests/integration/*.c tests/hostile/*.c))
 XEN_BINS   = $(patsubst %.c,$(BUILD)/%,$(wildcard tests/xen/*.c))
 SHIM       = $(BUILD)/libxenshim.so
 PY_TESTS   = $(wildcard tests/salt/test_*.py tests/pkg/test_*.py)
@@ -169,6 +169,11 @@ $(BUILD)/tests/gd/%: tests/gd/%.c $(LIB) $(GD_LIB) $(COMMON_LIB) $(TLIB) tests/l
 	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB) $(COMMON_LIB))
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(GD_LIB) $(COMMON_LIB) $(TLIB) tests/lib/*.h
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB) $(COMMON_LIB))
+
+$(BUILD)/tests/hostile/%: tests/hostile/%.c $(LIB) $(GD_LIB) $(COMMON_LIB) $(TLIB) tests/lib/*.h
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(call TEST_LINK,$(TLIB) $(GD_LIB) $(COMMON_LIB))

@@ -128,7 +128,8 @@ static void kill_leftovers(void)
 	}
 }
 
-int test_main(int argc, char **argv, const struct test_case *cases, size_t ncases)
+int test_main_indexed(int argc, char **argv, size_t ncases, const char *(*name)(size_t i, void *arg),
+		void (*fn)(size_t i, void *arg), void *arg)
 {
 	int passed = 0, failed = 0;
 
@@ -141,14 +142,14 @@ int test_main(int argc, char **argv, const struct test_case *cases, size_t ncase
 		int wanted = argc <= 1;
 
 		for (int a = 1; a < argc; a++) {
-			wanted |= strcmp(argv[a], cases[i].name) == 0;
+			wanted |= strcmp(argv[a], name(i, arg)) == 0;
 		}
 		if (!wanted) {
 			continue;
 		}
 		case_failed = 0;
-		cases[i].fn();
-		printf("%s - %s\n", case_failed ? "not ok" : "ok", cases[i].name);
+		fn(i, arg);
+		printf("%s - %s\n", case_failed ? "not ok" : "ok", name(i, arg));
 		if (case_failed) {
 			failed++;
 		} else {
@@ -157,4 +158,19 @@ int test_main(int argc, char **argv, const struct test_case *cases, size_t ncase
 	}
 	printf("# %s: %d passed, %d failed\n", argv[0], passed, failed);
 	return (failed || passed == 0) ? 1 : 0;
+}
+
+static const char *case_name(size_t i, void *arg)
+{
+	return ((const struct test_case *)arg)[i].name;
+}
+
+static void case_run(size_t i, void *arg)
+{
+	((const struct test_case *)arg)[i].fn();
+}
+
+int test_main(int argc, char **argv, const struct test_case *cases, size_t ncases)
+{
+	return test_main_indexed(argc, argv, ncases, case_name, case_run, (void *)cases);
 }

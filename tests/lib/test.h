@@ -17,6 +17,13 @@ void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((
 /* Runs the cases named on the command line, or all of them. Returns the exit status. */
 int test_main(int argc, char **argv, const struct test_case *cases, size_t ncases);
 
+/*
+ * The same for a table of cases of the caller's own type: case i is called
+ * name(i, arg) and run as fn(i, arg). For table-driven suites.
+ */
+int test_main_indexed(int argc, char **argv, size_t ncases, const char *(*name)(size_t i, void *arg),
+		void (*fn)(size_t i, void *arg), void *arg);
+
 /* A fresh private directory for this process (removed with its contents at exit). */
 const char *test_tmpdir(void);
 
