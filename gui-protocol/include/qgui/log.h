@@ -21,8 +21,17 @@ int log_get_level(void);
  * Writes one line (a trailing newline is added; embedded newlines and other
  * control bytes in the formatted text are replaced by '?').
  * Never pass peer-supplied bytes as fmt; print them through log_sanitize().
+ * When stderr is the journal ($JOURNAL_STREAM names its device and inode, as
+ * systemd sets it) the line starts with its sd-daemon priority: <3> error,
+ * <4> warning, <6> info, <7> debug, so journald keeps the levels.
  */
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A warning: shown at the error level (also with -q), priority <4> in the journal. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Forgets whether stderr is the journal, so that the next line checks again (tests). */
+void log_reset_journal(void);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
