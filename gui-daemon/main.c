@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -11,6 +13,7 @@
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "qgui/transport.h"
+#include "runfile.h"
 #include "sandbox.h"
 #include "session.h"
 #include "sigs.h"
@@ -22,12 +25,42 @@ enum {
 	EXIT_LOCAL = 1,     /* no X server, no back-end, out of memory */
 	EXIT_USAGE = 2,     /* bad command line or configuration */
 	EXIT_VIOLATION = 3, /* the agent broke the protocol */
+	EXIT_TIMEOUT = 4,   /* the waiting parent: no agent within startup_timeout (the daemon goes on waiting) */
 };
+
+/* guid-running.<xid> for Qubes' launcher (its keeper process writes and removes it) */
+static struct runfile runfile;
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The waiting parent, once the daemon ended before its agent connected: says how, exits with its status. */
+static void __attribute__((noreturn)) report_early_end(pid_t pid, int st)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_OK) {
+		log_info("gui-daemon (pid %d) stopped before the agent connected", (int)pid);
+		exit(EXIT_OK);
+	}
+	if (WIFEXITED(st)) {
+		log_error("gui-daemon (pid %d) failed before the agent connected (exit status %d, reason above)", (int)pid,
+				WEXITSTATUS(st));
+		exit(WEXITSTATUS(st));
+	}
+	log_error("gui-daemon (pid %d) was killed by signal %d before the agent connected", (int)pid,
+			WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	exit(EXIT_LOCAL);
+}
 
 /*
  * Without -f the process forks, as qubes-guid: the parent waits up to
- * startup_timeout seconds (0 with -n) for the child to connect, then exits
- * 0 (connected) or 1. Returns the fd the child writes to once connected, or -1.
+ * startup_timeout seconds (0 with -n) for the child to connect, then exits 0
+ * (connected), the child's status if it ended first, or EXIT_TIMEOUT. Returns
+ * the fd the child writes to once connected, or -1.
  */
 static int daemonize(const struct gd_config *cfg)
 {
@@ -42,19 +75,35 @@ static int daemonize(const struct gd_config *cfg)
 		exit(EXIT_LOCAL);
 	}
 	if (pid > 0) {
-		struct pollfd pfd = { p[0], POLLIN, 0 };
-		char c;
 		int timeout = cfg->background ? 0 : cfg->startup_timeout;
+		long long deadline = monotonic_ms() + timeout * 1000LL;
 
 		close(p[1]);
 		if (timeout == 0) {
 			exit(EXIT_OK);
 		}
-		if (poll(&pfd, 1, timeout * 1000) == 1 && read(p[0], &c, 1) == 1) {
+		/* the child's byte, its end, or the deadline; waitpid too, in case a process it forked keeps the pipe */
+		while (monotonic_ms() < deadline && !sigs_stop()) {
+			struct pollfd pfd = { p[0], POLLIN, 0 };
+			int st, r = poll(&pfd, 1, 200);
+			char c;
+
+			if (r == 1) {
+				if (read(p[0], &c, 1) == 1) {
+					exit(EXIT_OK);
+				}
+				report_early_end(pid, waitpid(pid, &st, 0) == pid ? st : 0);
+			}
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				report_early_end(pid, st);
+			}
+		}
+		if (sigs_stop()) {
+			log_info("stopped waiting for the agent; gui-daemon (pid %d) goes on waiting", (int)pid);
 			exit(EXIT_OK);
 		}
-		log_error("the agent did not connect within %d s", timeout);
-		exit(EXIT_LOCAL);
+		log_error("the agent did not connect within %d s; gui-daemon (pid %d) goes on waiting", timeout, (int)pid);
+		exit(EXIT_TIMEOUT);
 	}
 	close(p[0]);
 	setsid();
@@ -72,6 +121,7 @@ static struct transport *connect_agent(const struct gd_config *cfg, enum qgui_ba
 			return t;
 		}
 		if (errno != ETIMEDOUT && errno != ENOENT && errno != ECONNREFUSED) {
+			log_error("cannot reach the agent of domain %d: %s", cfg->domid, strerror(errno));
 			return NULL;
 		}
 	}
@@ -120,6 +170,7 @@ static enum session_end run_session(const struct gd_config *cfg, struct x11 *x, 
 					end = SESSION_LOCAL;
 					break;
 				}
+				runfile_connected(&runfile);
 				if (*notify_fd >= 0) {
 					if (write(*notify_fd, "1", 1) != 1) {
 						log_debug("the parent is gone");
@@ -205,10 +256,22 @@ int main(int argc, char **argv)
 	}
 	log_info("starting for domain %d as domain %d, %s back-end", cfg.domid, own, backend_name(be));
 	for (size_t i = 0; i < cfg.nwarnings; i++) {
-		log_info("%s", cfg.warnings[i]);
+		log_warn("%s", cfg.warnings[i]);
+	}
+	/* before the fork, as qubes-guid: a second daemon for the domain says so in the foreground */
+	switch (runfile_claim(&runfile, cfg.domid)) {
+	case RUNFILE_RUNNING:
+		return EXIT_OK;
+	case RUNFILE_ERROR:
+		return EXIT_LOCAL;
+	default:
+		break;
 	}
 	sigs_setup(SIGS_USR1_STOPS | SIGS_HUP, NULL); /* SIGTERM, SIGINT, SIGUSR1 stop; SIGHUP re-reads the screen */
 	notify_fd = daemonize(&cfg);
+	if (runfile_keep(&runfile) != 0) {
+		return EXIT_LOCAL;
+	}
 	x = x11_open(&cfg, &session_x11_events, &ref);
 	if (x == NULL) {
 		return EXIT_LOCAL;
@@ -224,6 +287,9 @@ int main(int argc, char **argv)
 		struct transport *t = connect_agent(&cfg, be, own);
 
 		if (t == NULL) {
+			if (!sigs_stop()) {
+				end = SESSION_LOCAL; /* connect_agent said why */
+			}
 			break;
 		}
 		end = run_session(&cfg, x, t, mapper, &ref, &notify_fd);
