@@ -12,6 +12,8 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VERSION = open(os.path.join(TOP, 'version')).readline().strip()
+# packaging/names: "role name where", the one list of package names
+NAMES = [l.split()[1] for l in open(os.path.join(TOP, 'packaging/names')) if l.strip() and not l.startswith('#')]
 FAILED = 0
 
 
@@ -122,7 +124,7 @@ def test_deb(tmp):
         if m:
             debs[m.group(1)] = (os.path.join(out, f), m.group(2))
     want = expected('/lib/systemd/system')
-    check(set(debs) == set(want), 'deb: the three packages are built', sorted(debs))
+    check(set(debs) == set(want) == set(NAMES), 'deb: the packages of packaging/names are built', sorted(debs))
     root = os.path.join(tmp, 'deb-root')
     for name, (path, ver) in sorted(debs.items()):
         check(ver == VERSION, 'deb: %s has the version of the file version (%s)' % (name, VERSION), ver)
@@ -153,7 +155,7 @@ def test_rpm(tmp):
         if f.endswith('.rpm'):
             q = run(['rpm', '-qp', '--qf', '%{NAME} %{VERSION}', os.path.join(out, f)]).stdout.split()
             rpms[q[0]] = (os.path.join(out, f), q[1])
-    check(set(rpms) == set(want), 'rpm: the three packages are built', sorted(rpms))
+    check(set(rpms) == set(want) == set(NAMES), 'rpm: the packages of packaging/names are built', sorted(rpms))
     root = os.path.join(tmp, 'rpm-root')
     os.makedirs(root)
     for name, (path, ver) in sorted(rpms.items()):
