@@ -30,6 +30,7 @@
 #include "peer.h"
 #include "procwatch.h"
 #include "test.h"
+#include "wire.h"
 
 #define dpy gdfix_dpy
 #define LABEL GDFIX_LABEL
@@ -51,16 +52,6 @@
 #define FLOOD_RSS_KIB (16 * 1024) /* what a flood may add to the daemon's VmRSS */
 
 enum outcome { IGNORED, SESSION_ENDS };
-
-/* One message as the attacker writes it: a header, then words, bytes or zeros (whichever is given). */
-struct wire {
-	uint32_t type, window, len;
-	const uint32_t *w;
-	size_t nw;
-	const char *s;
-	size_t ns;
-	size_t zeros;
-};
 
 struct hctx;
 
@@ -85,9 +76,8 @@ struct hctx {
 };
 
 #define MSG(t, win, l, ...) .msg = { (t), (win), (l), __VA_ARGS__ }
-#define W(...) .w = (const uint32_t[]){ __VA_ARGS__ }, .nw = sizeof((const uint32_t[]){ __VA_ARGS__ }) / 4
-#define S(str, n) .s = (str), .ns = (n)
-#define Z(n) .zeros = (n)
+#define W WIRE_W
+#define Z WIRE_Z
 
 static struct fixture honest;
 static uint32_t honest_rgb = 0x101010;
@@ -114,56 +104,6 @@ static bool honest_ok(void)
 		return fail_msg("the honest agent's frame is not on the screen");
 	}
 	return true;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static int send_wire(struct tagent *a, const struct wire *w)
-{
-	size_t body = w->w ? w->nw * 4 : w->s ? w->ns : w->zeros;
-	uint8_t *buf = calloc(1, 12 + body);
-	int rc;
-
-	if (buf == NULL) {
-		return -1;
-	}
-	put32(buf, w->type);
-	put32(buf + 4, w->window);
-	put32(buf + 8, w->len);
-	for (size_t i = 0; w->w && i < w->nw; i++) {
-		put32(buf + 12 + 4 * i, w->w[i]);
-	}
-	if (w->s) {
-		memcpy(buf + 12, w->s, w->ns);
-	}
-	rc = tagent_send_raw(a, buf, 12 + body);
-	free(buf);
-	return rc;
-}
-
-/* A message with a body of n words, its length field right. */
-static int send_words(struct tagent *a, uint32_t type, uint32_t window, const uint32_t *w, size_t n)
-{
-	return send_wire(a, &(struct wire){ type, window, (uint32_t)(n * 4), w, n, NULL, 0, 0 });
-}
-
-/* A 128-byte string message (WMNAME; WMCLASS as two 64-byte halves), copied as given. */
-static int send_text(struct tagent *a, uint32_t type, uint32_t window, const char *first, size_t n1,
-		const char *second, size_t n2)
-{
-	char body[128] = { 0 };
-
-	memcpy(body, first, n1 < 128 ? n1 : 128);
-	if (second) {
-		memcpy(body + 64, second, n2 < 64 ? n2 : 64);
-	}
-	return send_wire(a, &(struct wire){ type, window, 128, NULL, 0, body, 128, 0 });
 }
 
 static Window hostile_window(uint32_t id)
@@ -193,7 +133,7 @@ static int a_title_escapes(struct hctx *c)
 {
 	static const char t[] = "\x1b]0;root@dom0\x07\x1b[2J\x1b[31mred\r\nnext\x7f\x9b";
 
-	return send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
+	return wire_send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
 }
 
 static int k_title_escapes(struct hctx *c)
@@ -207,7 +147,7 @@ static int a_title_unterminated(struct hctx *c)
 	char t[128];
 
 	memset(t, 'A', sizeof(t));
-	return send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t), NULL, 0);
+	return wire_send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t), NULL, 0);
 }
 
 static int k_title_unterminated(struct hctx *c)
@@ -224,7 +164,7 @@ static int a_title_bytes(struct hctx *c)
 {
 	static const char t[] = "ok\xff\xc0\xaf\xe2\x80\xae!"; /* invalid UTF-8, an overlong '/', U+202E */
 
-	return send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
+	return wire_send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
 }
 
 static int k_title_bytes(struct hctx *c)
@@ -238,7 +178,7 @@ static int a_title_bidi(struct hctx *c)
 	/* allowed UTF-8 around RLO, LRI and PDI: the reordering marks go, the letters stay */
 	static const char t[] = "abc\xe2\x80\xae" "fdp.exe\xe2\x81\xa6x\xe2\x81\xa9 \xc3\xa9";
 
-	return send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
+	return wire_send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
 }
 
 static int k_title_bidi(struct hctx *c)
@@ -251,7 +191,7 @@ static int a_title_dom0(struct hctx *c)
 {
 	static const char t[] = "  [dom0] Terminal";
 
-	return send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
+	return wire_send_text(c->f.a, MSG_WMNAME, HW, t, sizeof(t) - 1, NULL, 0);
 }
 
 static int k_title_dom0(struct hctx *c)
@@ -267,7 +207,7 @@ static int a_class_escapes(struct hctx *c)
 	if (tagent_create(c->f.a, NW, 300, 100, 40, 30, false, NULL, false) != 0) {
 		return -1;
 	}
-	return send_text(c->f.a, MSG_WMCLASS, NW, cls, sizeof(cls) - 1, name, sizeof(name) - 1);
+	return wire_send_text(c->f.a, MSG_WMCLASS, NW, cls, sizeof(cls) - 1, name, sizeof(name) - 1);
 }
 
 static int class_is(uint32_t id, const char *res_name, const char *res_class)
@@ -299,14 +239,14 @@ static int k_class_escapes(struct hctx *c)
 static int a_class_after_map(struct hctx *c)
 {
 	if (tagent_create(c->f.a, NW, 300, 100, 40, 30, false, NULL, false) != 0 ||
-			send_text(c->f.a, MSG_WMCLASS, NW, "Good", 4, "good", 4) != 0) {
+			wire_send_text(c->f.a, MSG_WMCLASS, NW, "Good", 4, "good", 4) != 0) {
 		return -1;
 	}
 	/* NW mapped, then a class change: ICCCM allows it only while withdrawn */
 	if (tagent_send(c->f.a, &(struct proto_msg){ .type = MSG_MAP, .window = NW }) != 0) {
 		return -1;
 	}
-	return send_text(c->f.a, MSG_WMCLASS, NW, "Firefox", 7, "firefox", 7);
+	return wire_send_text(c->f.a, MSG_WMCLASS, NW, "Firefox", 7, "firefox", 7);
 }
 
 static int k_class_after_map(struct hctx *c)
@@ -320,7 +260,7 @@ static int a_hints(struct hctx *c)
 	/* every flag; min over the maximum, max 0, increments at the maximum, base huge */
 	static const uint32_t h[] = { 0xffffffffu, 16385, 10, 0, 20, 16384, 6144, 0xffffffffu, 0xffffffffu };
 
-	return send_words(c->f.a, MSG_WINDOW_HINTS, HW, h, 9);
+	return wire_send_words(c->f.a, MSG_WINDOW_HINTS, HW, h, 9);
 }
 
 static int k_hints(struct hctx *c)
@@ -346,7 +286,7 @@ static int a_create_negative(struct hctx *c)
 {
 	static const uint32_t b[] = { 300, 100, 0xffffffffu, 30, 0, 0 };
 
-	return send_words(c->f.a, MSG_CREATE, NW, b, 6);
+	return wire_send_words(c->f.a, MSG_CREATE, NW, b, 6);
 }
 
 static int k_absent(struct hctx *c)
@@ -381,7 +321,7 @@ static int a_create_huge(struct hctx *c)
 {
 	static const uint32_t b[] = { 0, 0, 0x7fffffff, 0x7fffffff, 0, 0 };
 
-	return send_words(c->f.a, MSG_CREATE, NW, b, 6);
+	return wire_send_words(c->f.a, MSG_CREATE, NW, b, 6);
 }
 
 static int k_create_huge(struct hctx *c)
@@ -394,7 +334,7 @@ static int a_create_far(struct hctx *c)
 {
 	static const uint32_t b[] = { 0x7fffffff, 0x80000000u, 10, 10, 0, 0 };
 
-	if (send_words(c->f.a, MSG_CREATE, NW, b, 6) != 0) {
+	if (wire_send_words(c->f.a, MSG_CREATE, NW, b, 6) != 0) {
 		return -1;
 	}
 	return tagent_send(c->f.a, &(struct proto_msg){ .type = MSG_MAP, .window = NW });
@@ -414,7 +354,7 @@ static int a_configure_huge(struct hctx *c)
 	if (tagent_create(c->f.a, NW, 300, 100, 40, 30, false, NULL, false) != 0) {
 		return -1;
 	}
-	return send_words(c->f.a, MSG_CONFIGURE, NW, b, 5);
+	return wire_send_words(c->f.a, MSG_CONFIGURE, NW, b, 5);
 }
 
 static int k_configure_huge(struct hctx *c)
@@ -445,7 +385,7 @@ static int a_shmimage_overflow(struct hctx *c)
 	};
 
 	for (size_t i = 0; i < 4; i++) {
-		if (send_words(c->f.a, MSG_SHMIMAGE, HW, r[i], 4) != 0) {
+		if (wire_send_words(c->f.a, MSG_SHMIMAGE, HW, r[i], 4) != 0) {
 			return -1;
 		}
 	}
@@ -530,7 +470,7 @@ static int a_clipboard_unrequested(struct hctx *c)
 	static char data[MAX_CLIPBOARD_BUFFER_SIZE + 1];
 
 	memset(data, 'x', sizeof(data));
-	return send_wire(c->f.a, &(struct wire){ MSG_CLIPBOARD_DATA, 0, sizeof(data), NULL, 0, data, sizeof(data), 0 });
+	return wire_send(c->f.a, &(struct wire){ MSG_CLIPBOARD_DATA, 0, sizeof(data), NULL, 0, data, sizeof(data), 0 });
 }
 
 static int k_clipboard_untouched(struct hctx *c)
@@ -558,7 +498,7 @@ static int a_dump_bad_refs(struct hctx *c)
 {
 	static const uint32_t b[] = { 0, 32, 32, 32, 0x12345678, 0x12345679, 0x1234567a, 0x1234567b };
 
-	return send_words(c->f.a, MSG_WINDOW_DUMP, HW, b, 8);
+	return wire_send_words(c->f.a, MSG_WINDOW_DUMP, HW, b, 8);
 }
 
 /* A dump of a sparse memfd of 1 TiB, served by a hostile grant owner (the agent's own never shares it). */
@@ -574,7 +514,7 @@ static int a_dump_huge_memfd(struct hctx *c)
 		kid_finish(&owner);
 		return -1;
 	}
-	rc = send_words(c->f.a, MSG_WINDOW_DUMP, HW, b, 8);
+	rc = wire_send_words(c->f.a, MSG_WINDOW_DUMP, HW, b, 8);
 	if (xrig_wait(c->f.daemon, T_MS) != 3) { /* the owner must answer until the daemon has decided */
 		rc = -1;
 	}
@@ -593,13 +533,13 @@ static int a_too_many_windows(struct hctx *c)
 		return -1;
 	}
 	for (uint32_t i = 0; i < N; i++, p += 36) {
-		put32(p, MSG_CREATE);
-		put32(p + 4, 0x1000 + i);
-		put32(p + 8, 24);
+		wire_put32(p, MSG_CREATE);
+		wire_put32(p + 4, 0x1000 + i);
+		wire_put32(p + 8, 24);
 		memset(p + 12, 0, 24);
-		put32(p + 12, (uint32_t)-100); /* off the screen, 1 x 1 */
-		put32(p + 20, 1);
-		put32(p + 24, 1);
+		wire_put32(p + 12, (uint32_t)-100); /* off the screen, 1 x 1 */
+		wire_put32(p + 20, 1);
+		wire_put32(p + 24, 1);
 	}
 	rc = tagent_send_raw(c->f.a, buf, (size_t)N * 36);
 	free(buf);
@@ -613,8 +553,8 @@ static int a_too_many_windows(struct hctx *c)
  */
 static int a_output_cap(struct hctx *c)
 {
-	enum { N = 20000 };
-	uint8_t *buf = malloc((size_t)N * 32), *p = buf;
+	enum { N = 2000 }; /* per write: each is taken well within tagent_send_raw's time limit */
+	uint8_t *buf = wire_configures(NW, 500, 300, 40, 30, N);
 	struct proto_msg m;
 
 	if (buf == NULL || tagent_create(c->f.a, NW, -20, 300, 40, 30, false, NULL, true) != 0 ||
@@ -622,21 +562,9 @@ static int a_output_cap(struct hctx *c)
 		free(buf);
 		return -1;
 	}
-	for (uint32_t i = 0; i < N; i++, p += 32) {
-		put32(p, MSG_CONFIGURE);
-		put32(p + 4, NW);
-		put32(p + 8, 20);
-		put32(p + 12, 500);
-		put32(p + 16, 300);
-		put32(p + 20, 40 + i % 7);
-		put32(p + 24, 30);
-		put32(p + 28, 0);
-	}
-	for (int round = 0; round < 40 && xrig_wait(c->f.daemon, 0) == -1; round++) {
-		if (tagent_send_raw(c->f.a, buf, (size_t)N * 32) != 0) {
-			break; /* the daemon closed */
-		}
-
+	/* one 32-byte answer per message: the 10 MB cap is met after 10 MB (up to 32 MB sent) */
+	for (int round = 0; round < 500 && !tagent_disconnected(c->f.a) && xrig_wait(c->f.daemon, 0) == -1; round++) {
+		(void)tagent_send_raw(c->f.a, buf, (size_t)N * 32);
 	}
 	free(buf);
 	return 0;
@@ -647,14 +575,14 @@ static int a_split_message(struct hctx *c)
 {
 	uint8_t b[36];
 
-	put32(b, MSG_CREATE);
-	put32(b + 4, NW);
-	put32(b + 8, 24);
+	wire_put32(b, MSG_CREATE);
+	wire_put32(b + 4, NW);
+	wire_put32(b + 8, 24);
 	memset(b + 12, 0, 24);
-	put32(b + 12, 300);
-	put32(b + 16, 100);
-	put32(b + 20, 40);
-	put32(b + 24, 30);
+	wire_put32(b + 12, 300);
+	wire_put32(b + 16, 100);
+	wire_put32(b + 20, 40);
+	wire_put32(b + 24, 30);
 	if (tagent_send_raw(c->f.a, b, 22) != 0 || !honest_ok()) {
 		return -1;
 	}
@@ -727,7 +655,7 @@ static int a_length_warning_1_5(struct hctx *c)
 {
 	static const uint32_t b[] = { 300, 100, 40, 30, 0, 0 };
 
-	return send_wire(c->f.a, &(struct wire){ MSG_CREATE, NW, 20, b, 6, NULL, 0, 0 });
+	return wire_send(c->f.a, &(struct wire){ MSG_CREATE, NW, 20, b, 6, NULL, 0, 0 });
 }
 
 /* ------------------------------------------------------------------ floods */
@@ -763,14 +691,11 @@ static int bounded(struct hctx *c, struct cost before)
 static int flood(struct hctx *c, const uint8_t *one, size_t len, size_t n, int rounds)
 {
 	size_t per = n / (size_t)rounds;
-	uint8_t *buf = malloc(per * len);
+	uint8_t *buf = wire_repeat(one, len, per);
 	int rc = 0;
 
 	if (buf == NULL) {
 		return -1;
-	}
-	for (size_t i = 0; i < per; i++) {
-		memcpy(buf + i * len, one, len);
 	}
 	for (int r = 0; r < rounds && rc == 0; r++) {
 		rc = tagent_send_raw(c->f.a, buf, per * len) == 0 && honest_ok() ? 0 : -1;
@@ -864,6 +789,79 @@ static int a_flood_dumps(struct hctx *c)
 	return bounded(c, before);
 }
 
+/* A normal window pushed past the screen's edge with no window manager: its border is kept on the screen. */
+static int a_border_off_screen(struct hctx *c)
+{
+	if (tagent_create(c->f.a, NW, -100, 300, 300, 200, false, NULL, true) != 0) {
+		return -1;
+	}
+	return tagent_fill(c->f.a, NW, 300, 200, 0x3c3c3c);
+}
+
+static int k_border_on_screen(struct hctx *c)
+{
+	(void)c;
+	if (!xrig_wait_pixel(dpy, 10, 400, 0x3c3c3c, T_MS) || xrig_root_pixel(dpy, 0, 400) != LABEL ||
+			xrig_root_pixel(dpy, 1, 400) != LABEL) {
+		printf("#   no label colour at the screen's edge\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Unmapped windows of 1 MiB images on the copy path against a 16 MiB budget: refused, acked, logged once. */
+static int a_image_budget(struct hctx *c)
+{
+	struct cost before = cost_of(c->f.daemon), after;
+	struct proto_msg m;
+
+	tagent_set_extra_pages(c->f.a, 1); /* a share larger than its image: never zero copy */
+	for (uint32_t i = 0; i < 40; i++) {
+		if (tagent_create(c->f.a, NW + i, 300, 100, 512, 512, false, NULL, false) != 0 ||
+				tagent_fill(c->f.a, NW + i, 512, 512, 0x400000 + i) != 0 ||
+				tagent_expect_win(c->f.a, MSG_WINDOW_DUMP_ACK, NW + i, T_MS, &m) != 0 ||
+				(i % 10 == 9 && !honest_ok())) {
+			return -1;
+		}
+	}
+	if (gdfix_barrier(&c->f) != 0) {
+		return -1;
+	}
+	after = cost_of(c->f.daemon);
+	printf("#   daemon VmRSS %ld -> %ld KiB for 40 MiB of images\n", before.rss, after.rss);
+	return after.rss - before.rss < 24 * 1024 ? 0 : -1;
+}
+
+/* Thousands of windows created and mapped (off the screen): the other agent is served throughout. */
+static int a_flood_create_map(struct hctx *c)
+{
+	struct cost before = cost_of(c->f.daemon);
+
+	for (uint32_t round = 0; round < 4; round++) {
+		uint8_t *buf = malloc(500 * 56), *p = buf;
+		int rc;
+
+		if (buf == NULL) {
+			return -1;
+		}
+		for (uint32_t i = 0; i < 500; i++, p += 56) {
+			uint32_t id = 0x1000 + round * 500 + i;
+
+			proto_encode(&(struct proto_msg){ .type = MSG_CREATE, .window = id,
+					     .u.create = { -50, (int)i, 10, 10, false } },
+					QUBES_GUID_PROTOCOL_VERSION, p);
+			proto_encode(&(struct proto_msg){ .type = MSG_MAP, .window = id }, QUBES_GUID_PROTOCOL_VERSION,
+					p + 36);
+		}
+		rc = tagent_send_raw(c->f.a, buf, 500 * 56);
+		free(buf);
+		if (rc != 0 || !honest_ok()) {
+			return -1;
+		}
+	}
+	return bounded(c, before);
+}
+
 /* ------------------------------------------------------------------ the cases */
 
 static const char *const or_disabled[] = { "--override-redirect=disabled", NULL };
@@ -939,6 +937,7 @@ static const struct hcase cases[] = {
 	{ "or_gained_on_map", IGNORED, NULL, .attack = a_or_gain_on_map, .check = k_not_or },
 	{ "or_when_disabled", IGNORED, NULL, .attack = a_or_plain, .check = k_not_or, .args = or_disabled },
 	{ "or_pulled_on_screen", IGNORED, NULL, .attack = a_or_offscreen, .check = k_or_offscreen },
+	{ "border_kept_on_screen", IGNORED, NULL, .attack = a_border_off_screen, .check = k_border_on_screen },
 	{ "dock_twice", IGNORED, "dock request refused", .attack = a_dock_twice },
 	{ "dock_mapped_window", IGNORED, "dock request refused", MSG(MSG_DOCK, HW, 0) },
 	{ "dock_clears_or", IGNORED, NULL, .attack = a_dock_or, .check = k_not_or },
@@ -961,6 +960,8 @@ static const struct hcase cases[] = {
 	{ "dump_ungranted_refs", SESSION_ENDS, "bad grant references", .attack = a_dump_bad_refs },
 	{ "dump_1tib_memfd", SESSION_ENDS, "larger than 4 GiB", .attack = a_dump_huge_memfd, .bare = true },
 	{ "dump_empty_acked", IGNORED, NULL, MSG(MSG_WINDOW_DUMP, HW, 16, W(0, 0, 0, 32)) },
+	{ "dump_over_image_budget", IGNORED, "image memory over its budget", .attack = a_image_budget,
+		.conf = "max_image_memory = 16;" },
 
 	/* clipboard (reference 4.7) */
 	{ "clipboard_unrequested_max", IGNORED, "did not ask for", .attack = a_clipboard_unrequested,
@@ -983,6 +984,7 @@ static const struct hcase cases[] = {
 	{ "flood_titles", IGNORED, NULL, .attack = a_flood_titles },
 	{ "flood_create_destroy", IGNORED, NULL, .attack = a_flood_windows },
 	{ "flood_dumps", IGNORED, NULL, .attack = a_flood_dumps },
+	{ "flood_create_map", IGNORED, NULL, .attack = a_flood_create_map },
 };
 
 /* ------------------------------------------------------------------ the engine */
@@ -1023,7 +1025,7 @@ static bool verdict(struct hctx *c)
 	long bad;
 	int rc;
 
-	rc = hc->attack ? hc->attack(c) : send_wire(c->f.a, &hc->msg);
+	rc = hc->attack ? hc->attack(c) : wire_send(c->f.a, &hc->msg);
 	if (hc->expect == SESSION_ENDS) {
 		/* a send may meet the closed connection: what counts is how the daemon ended */
 		if (c->f.daemon > 0) {
