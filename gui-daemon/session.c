@@ -415,7 +415,8 @@ static enum session_end on_create(struct session *s, const struct proto_msg *m, 
 		s->end = SESSION_LOCAL;
 		return s->end;
 	}
-	w->geom = (struct rect){ c->x, c->y, (int32_t)c->width, (int32_t)c->height };
+	/* a 0-pixel side (CREATE allows it) is 1, as on the X server: no CONFIGURE of ours may carry a 0 size */
+	w->geom = (struct rect){ c->x, c->y, c->width ? (int32_t)c->width : 1, c->height ? (int32_t)c->height : 1 };
 	w->override_redirect = allowed_or(s, w, c->override_redirect, w->geom.w, w->geom.h);
 	force_on_screen(s, w);
 	if (x11_win_create(s->x, w) != 0) {
@@ -540,18 +541,49 @@ static enum session_end on_shmimage(struct session *s, const struct proto_msg *m
 	return SESSION_RUNNING;
 }
 
+/* The code point at *p (UTF-8, already validated by the decoder), advancing *p; 0 at the end. */
+static uint32_t next_cp(const unsigned char **p)
+{
+	const unsigned char *q = *p;
+	uint32_t c = *q;
+	int n = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+
+	if (c == 0) {
+		return 0;
+	}
+	c &= n == 0 ? 0x7fu : n == 1 ? 0x1fu : n == 2 ? 0x0fu : 0x07u;
+	for (q++; n > 0 && (*q & 0xc0) == 0x80; n--, q++) {
+		c = c << 6 | (*q & 0x3fu);
+	}
+	*p = q;
+	return c;
+}
+
 /*
  * Could this (sanitised) title pass for another qube's "[name] title"? Its first character
- * after spaces is '[', or is not ASCII (with allow_utf8_titles: a look-alike bracket such
- * as U+FF3B or U+3010). The window manager cannot be asked whether it shows the qube's
- * name itself (no property says so), so such titles always get the prefix.
+ * after blanks (ASCII, no-break and typographic spaces, zero-width ones) is '[' or a bracket
+ * that looks like one (fullwidth, CJK lenticular and tortoise-shell, mathematical white,
+ * ceiling/floor corners, bracket pieces). The window manager cannot be asked whether it
+ * shows the qube's name itself (no property says so), so such titles always get the prefix;
+ * other titles, in any script, are left alone.
  */
 static bool imitates_prefix(const char *title)
 {
-	while (*title == ' ') {
-		title++;
+	static const uint32_t brackets[] = { '[', 0x2045, 0x2308, 0x230a, 0x23a1, 0x23a3, 0x27e6, 0x298b, 0x298d,
+		0x298f, 0x2e22, 0x2e24, 0x3010, 0x3014, 0x3016, 0x3018, 0x301a, 0xfe47, 0xfe5d, 0xff3b, 0xff62 };
+	const unsigned char *p = (const unsigned char *)title;
+	uint32_t c;
+
+	do {
+		c = next_cp(&p);
+	} while (c == ' ' || c == 0xa0 || (c >= 0x2000 && c <= 0x200b) || c == 0x202f || c == 0x205f ||
+		 c == 0x2060 || c == 0x3000 || c == 0xfeff);
+	for (size_t i = 0; i < sizeof(brackets) / sizeof(brackets[0]); i++) {
+		if (c == brackets[i]) {
+			return true;
+		}
 	}
-	return *title == '[' || (unsigned char)*title >= 0x80;
+	return false;
 }
 
 static enum session_end on_wmname(struct session *s, const struct proto_msg *m, struct gwin *w)

@@ -94,6 +94,11 @@ static void titles_imitating_a_prefix(void)
 		/* look-alike brackets (UTF-8 titles allowed): U+FF3B, U+3010 */
 		{ "\xef\xbc\xbb" "dom0\xef\xbc\xbd x", "[work] \xef\xbc\xbb" "dom0\xef\xbc\xbd x" },
 		{ "\xe3\x80\x90" "dom0\xe3\x80\x91 x", "[work] \xe3\x80\x90" "dom0\xe3\x80\x91 x" },
+		/* blanks first: U+00A0, U+3000 */
+		{ "\xc2\xa0\xe3\x80\x80[dom0] x", "[work] \xc2\xa0\xe3\x80\x80[dom0] x" },
+		/* titles in other scripts are not brackets: left alone */
+		{ "\xc3\x89" "diteur", "\xc3\x89" "diteur" },
+		{ "\xe6\x96\x87\xe6\x9b\xb8", "\xe6\x96\x87\xe6\x9b\xb8" },
 	};
 	struct fixture f;
 	const char *const utf8[] = { "-C", gdfix_conf("utf8p.conf", "allow_utf8_titles = true;"), NULL };
