@@ -249,12 +249,24 @@ demo-live: deps
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-             -Igui-protocol/include -Igui-protocol/src -Itests/lib $(VERSION_DEF)
+             -Igui-protocol/include -Igui-protocol/src -Itests/lib -Itests/fuzz $(VERSION_DEF)
+# tests/fuzz/*.c that are not fuzz_*.c are helpers (fz.c: in-memory transport, fake grant owner; stubs of the
+# X sides); each target links the helpers, the library, and the program modules it fuzzes with X stubbed
+FUZZ_HELP  = tests/fuzz/fz.c
+FUZZ_EXTRA_fuzz_session = tests/fuzz/stub_x11.c gui-daemon/session.c gui-daemon/config.c
+FUZZ_INC_fuzz_session   = -Igui-daemon -Icommon
+FUZZ_LIBS_fuzz_session  = -lconfig
+FUZZ_EXTRA_fuzz_proxy   = tests/fuzz/stub_pxx.c guivm-proxy/proxy_session.c
+FUZZ_INC_fuzz_proxy     = -Iguivm-proxy -Icommon
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELP) $(LIB_SRCS) $(HEADERS) $(wildcard tests/fuzz/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(FUZZ_INC_$*) -o $@ $< $(FUZZ_HELP) $(FUZZ_EXTRA_$*) $(LIB_SRCS) $(LIBS) \
+		$(FUZZ_LIBS_$*)
+
+$(BUILD)/fuzz/fuzz_session: $(FUZZ_EXTRA_fuzz_session) $(wildcard gui-daemon/*.h common/*.h)
+$(BUILD)/fuzz/fuzz_proxy: $(FUZZ_EXTRA_fuzz_proxy) $(wildcard guivm-proxy/*.h common/*.h)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -262,7 +274,8 @@ fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -close_fd_mask=2 $(BUILD)/fuzz/corpus-$$n \
+			tests/fuzz/seeds/$$n \
 			2>$(BUILD)/fuzz/$$n.log || { tail -50 $(BUILD)/fuzz/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|Done' $(BUILD)/fuzz/$$n.log; \
 	done

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "record.h"
 #include "tagent.h"
 #include "test.h"
 
@@ -154,7 +155,8 @@ struct tagent *tagent_start(enum qgui_backend backend, int own_domid, int gui_do
 	a->own = own_domid;
 	a->gui = gui_domid;
 	a->offer = offer_version ? offer_version : QUBES_GUID_PROTOCOL_VERSION;
-	a->t = transport_server_create(backend, own_domid, gui_domid, QGUI_VCHAN_PORT, 4096);
+	/* $QGUI_RECORD_DIR: the session's streams are recorded as seeds for tests/fuzz (record.h) */
+	a->t = record_wrap(transport_server_create(backend, own_domid, gui_domid, QGUI_VCHAN_PORT, 4096), "tagent");
 	if (a->t == NULL) {
 		fprintf(stderr, "tagent: vchan server %d -> %d: %s\n", own_domid, gui_domid, strerror(errno));
 		free(a);
