@@ -265,14 +265,16 @@ static bool allowed_or(struct session *s, struct gwin *w, bool requested, int32_
  * that whatever the VM shows has the label colour beside it: override-redirect windows always,
  * normal windows when no window manager manages them (nothing else would keep their border on
  * the screen: a full-screen window at (0, 0) would have its frame at (-b, -b)). Tray icons
- * are placed by the tray.
+ * are placed by the tray; a normal window whose agent asked for full screen may cover the
+ * screen where the user allowed it (allow_fullscreen), as with qubes-guid.
  */
 static bool force_on_screen(struct session *s, struct gwin *w)
 {
 	int b = x11_border(s->x, w);
 	struct rect work, f = { w->geom.x - b, w->geom.y - b, w->geom.w + 2 * b, w->geom.h + 2 * b }, old = w->geom;
 
-	if (w->docked || (!w->override_redirect && x11_wm_manages(s->x, w))) {
+	if (w->docked || (!w->override_redirect && (x11_wm_manages(s->x, w) ||
+						    (s->cfg->allow_fullscreen && w->fullscreen_requested)))) {
 		return false;
 	}
 	x11_workarea(s->x, &work);
@@ -418,7 +420,9 @@ static enum session_end on_create(struct session *s, const struct proto_msg *m, 
 	/* a 0-pixel side (CREATE allows it) is 1, as on the X server: no CONFIGURE of ours may carry a 0 size */
 	w->geom = (struct rect){ c->x, c->y, c->width ? (int32_t)c->width : 1, c->height ? (int32_t)c->height : 1 };
 	w->override_redirect = allowed_or(s, w, c->override_redirect, w->geom.w, w->geom.h);
-	force_on_screen(s, w);
+	if (w->override_redirect) {
+		force_on_screen(s, w); /* a normal window is placed when it is mapped: its flags may come first */
+	}
 	if (x11_win_create(s->x, w) != 0) {
 		log_error("cannot create an X window for 0x%x", m->window);
 		win_remove(s, w);
@@ -626,6 +630,10 @@ static enum session_end on_flags(struct session *s, const struct proto_msg *m, s
 		w->flags_state = (w->flags_state | m->u.flags.set) & ~m->u.flags.unset;
 	}
 	x11_win_flags(s->x, w, m->u.flags.set, m->u.flags.unset);
+	if (w->mapped && force_on_screen(s, w)) {
+		x11_win_configure(s->x, w); /* no longer full screen: its border back on the screen */
+		send_configure(s, w);
+	}
 	return SESSION_RUNNING;
 }
 

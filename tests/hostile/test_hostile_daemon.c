@@ -327,7 +327,8 @@ static int a_create_huge(struct hctx *c)
 static int k_create_huge(struct hctx *c)
 {
 	(void)c;
-	return frame_within(NW, 0, 0, 0, 0, SW, SH); /* unmanaged: kept on the screen, border included */
+	/* clamped to the largest size (reference 4.1); unmapped, it is placed when it is shown */
+	return frame_within(NW, -2, -2, -2, -2, 16384 + 4, 6144 + 4);
 }
 
 static int a_create_far(struct hctx *c)

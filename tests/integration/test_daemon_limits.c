@@ -178,6 +178,49 @@ static void border_on_screen_without_wm(void)
 	border_kept_on_screen(SW - 100, SH - 50, 300, 200, SW - 2 - 300, SH - 2 - 200, 300, 200);
 }
 
+/*
+ * Full screen asked for by the agent (WINDOW_FLAGS before MAP, as agents send it): without
+ * allow_fullscreen the border stays on the screen; with it (the user's choice, as in
+ * qubes-guid) the window covers the screen, and gets its border back when it leaves full screen.
+ */
+static void fullscreen_only_where_allowed(void)
+{
+	for (int allowed = 0; allowed < 2; allowed++) {
+		const char *const conf[] = { "-C", gdfix_conf(allowed ? "fs1.conf" : "fs0.conf",
+								 allowed ? "allow_fullscreen = true;" : "allow_fullscreen = false;"), NULL };
+		struct fixture f;
+		struct proto_msg m;
+		int fx, fy;
+		unsigned fw, fh;
+
+		T_EQ(gdfix_start(&f, NULL, conf), 0);
+		T_EQ(tagent_create(f.a, 0x40, 0, 0, SW, SH, false, NULL, false), 0);
+		T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x40,
+					      .u.flags = { WINDOW_FLAG_FULLSCREEN, 0 } }), 0);
+		T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_MAP, .window = 0x40 }), 0);
+		if (allowed) {
+			/* gdfix_barrier would swallow a CONFIGURE: none may come */
+			T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x40, 500, &m), -1);
+			T_EQ(tagent_fill(f.a, 0x40, SW, SH, 0x5a5a5a), 0);
+			T_ASSERT(xrig_wait_pixel(dpy, 0, 0, 0x5a5a5a, T_MS));
+			T_EQ(xrig_geometry(dpy, xrig_find_vm_window(dpy, "work", 0x40, T_MS), &fx, &fy, &fw, &fh), 0);
+			T_EQ(fx, -2);
+			T_EQ(fy, -2);
+			/* out of full screen: back inside the screen with its border */
+			T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_WINDOW_FLAGS, .window = 0x40,
+						      .u.flags = { 0, WINDOW_FLAG_FULLSCREEN } }), 0);
+		}
+		T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x40, T_MS, &m), 0);
+		T_EQ(m.u.configure.x, 2);
+		T_EQ(m.u.configure.y, 2);
+		T_EQ(m.u.configure.width, SW - 4);
+		T_EQ(tagent_send(f.a, &m), 0); /* the agent's echo */
+		T_ASSERT(xrig_wait_pixel(dpy, 0, 0, LABEL, T_MS));
+		T_EQ_U(xrig_root_pixel(dpy, SW - 1, SH / 2), LABEL);
+		gdfix_stop(&f);
+	}
+}
+
 /* With an EWMH window manager the manager places windows: the daemon does not move them. */
 static void wm_places_normal_windows(void)
 {
@@ -255,7 +298,7 @@ static void flood_is_paced_not_ended(void)
 }
 
 static const struct test_case cases[] = {
-	TEST(image_memory_budget), TEST(border_on_screen_without_wm), TEST(wm_places_normal_windows),
+	TEST(image_memory_budget), TEST(border_on_screen_without_wm), TEST(fullscreen_only_where_allowed), TEST(wm_places_normal_windows),
 	TEST(flood_is_paced_not_ended),
 };
 
