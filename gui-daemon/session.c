@@ -1,5 +1,6 @@
 /* session.c: the policy for one agent's messages (window rules, acks, clipboard) and its input events. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct session {
 	uint32_t clip_time;
 	bool or_warned;
 	bool budget_warned;            /* an image was refused for the memory budget (logged once) */
+	uint64_t notes;                /* messages ignored with a note (the first NOTES_LOGGED are logged) */
 	enum session_end end;
 	int64_t tokens;                /* X work the agent may still cause now (WORK_*) */
 	int64_t tokens_ms;             /* when tokens was last refilled */
@@ -56,6 +58,31 @@ struct session {
 	int64_t dq_last;
 	uint64_t rng;
 };
+
+/* ----------------------------------------------------------------- notes */
+
+/* Lines about ignored messages logged per session: after that they are counted, so an agent cannot fill the log. */
+#define NOTES_LOGGED 32
+
+static void note(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs that a message of the agent was ignored, within the session's log budget. */
+static void note(struct session *s, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (s->notes++ >= NOTES_LOGGED) {
+		if (s->notes == NOTES_LOGGED + 1) {
+			log_info("this agent's next ignored messages are counted, not logged");
+		}
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info("%s", line);
+}
 
 /* ----------------------------------------------------------------- window table */
 
@@ -518,7 +545,7 @@ static enum session_end on_configure(struct session *s, const struct proto_msg *
 	or = allowed_or(s, w, w->override_redirect, r.w, r.h);
 	if (or != w->override_redirect) {
 		w->override_redirect = or;
-		if (w->mapped) {
+		if (w->mapped && !s->cfg->invisible) { /* -I: never mapped on X, and must stay so */
 			x11_win_unmap(s->x, w); /* so that a window manager notices the change */
 			x11_win_set_override_redirect(s->x, w);
 			x11_win_map(s->x, w);
@@ -647,7 +674,7 @@ static enum session_end on_dock(struct session *s, const struct proto_msg *m, st
 {
 	(void)m;
 	if (w->mapped || w->docked) {
-		log_info("window 0x%x: dock request refused (already mapped or docked)", w->remote);
+		note(s, "window 0x%x: dock request refused (already mapped or docked)", w->remote);
 		return SESSION_RUNNING;
 	}
 	w->docked = true;
@@ -726,13 +753,13 @@ static enum session_end on_clipboard(struct session *s, const struct proto_msg *
 
 	(void)unused;
 	if (!s->clip_requested) {
-		log_info("clipboard data the user did not ask for: dropped");
+		note(s, "clipboard data the user did not ask for: dropped");
 		return SESSION_RUNNING;
 	}
 	s->clip_requested = false;
 	r = clipboard_copy(&cc, s->clip_time, c->data, c->len, c->oversized);
 	if (r == CLIP_STALE) {
-		log_info("clipboard data older than the global clipboard: dropped");
+		note(s, "clipboard data older than the global clipboard: dropped");
 	} else if (c->oversized) {
 		log_info("clipboard data of %u bytes is over the limit of %u: clipboard cleared", c->len,
 				s->cfg->max_clipboard_size);
@@ -796,7 +823,7 @@ enum session_end session_process(struct session *s, int max)
 			break;
 		}
 		if (rc == CONN_DROPPED) {
-			log_info("ignored a message: %s", conn_error(s->conn));
+			note(s, "ignored a message: %s", conn_error(s->conn));
 			continue;
 		}
 		if (rc == -EPIPE) {
@@ -863,6 +890,9 @@ void session_destroy(struct session *s)
 		}
 	}
 	x11_sync(s->x);
+	if (s->notes > NOTES_LOGGED) {
+		log_info("%llu more ignored messages were not logged", (unsigned long long)(s->notes - NOTES_LOGGED));
+	}
 	free(s->dq);
 	free(s->refs);
 	free(s);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gdfix.h"
+#include "procwatch.h"
 #include "peer.h"
 #include "test.h"
 
@@ -31,30 +32,10 @@ static int xserver_maps(const char *name)
 	return n;
 }
 
-/* The X server's VmSize or VmRSS in KiB (field "VmSize:" or "VmRSS:"), or -1. */
-static long long xserver_vm_kib(const char *field)
-{
-	char path[64], line[256];
-	long long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)gdfix_xs.pid);
-	fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		if (strncmp(line, field, strlen(field)) == 0) {
-			v = strtoll(line + strlen(field), NULL, 10);
-		}
-	}
-	if (fp) {
-		fclose(fp);
-	}
-	return v;
-}
-
 /* Lines of the daemon's log containing text. */
 static int log_lines(const struct fixture *f, const char *text)
 {
-	return peer_log_lines(f->log, text);
+	return procwatch_lines(f->log, 0, text, NULL, 0);
 }
 
 /*
@@ -108,7 +89,7 @@ static void sparse_64g_memfd_refused(void)
 		.u.dump = { .width = 64, .height = 64, .bpp = 32, .nrefs = 4, .refs = refs } };
 	struct fixture good, bad;
 	struct kid owner = { 0 };
-	long long vsz0, rss0, vsz1, rss1;
+	long vsz0, rss0, vsz1, rss1;
 	unsigned acks;
 
 	T_EQ(gdfix_start(&good, NULL, NULL), 0);
@@ -123,8 +104,8 @@ static void sparse_64g_memfd_refused(void)
 	T_EQ(peer_ready(&owner), 0);
 	T_EQ(tagent_create(bad.a, 0x200, 700, 100, 64, 64, false, NULL, true), 0);
 	T_EQ(gdfix_barrier(&bad), 0);
-	vsz0 = xserver_vm_kib("VmSize:");
-	rss0 = xserver_vm_kib("VmRSS:");
+	vsz0 = procwatch_status_kib(gdfix_xs.pid, "VmSize");
+	rss0 = procwatch_status_kib(gdfix_xs.pid, "VmRSS");
 	T_ASSERT(vsz0 > 0 && rss0 > 0);
 	for (uint32_t i = 0; i < 4; i++) {
 		for (int b = 0; b < 4; b++) {
@@ -138,9 +119,9 @@ static void sparse_64g_memfd_refused(void)
 	T_EQ(log_lines(&bad, "broke the grant protocol"), 1);
 
 	/* the X server did not map it: its size moved by far less than the 64 GiB */
-	vsz1 = xserver_vm_kib("VmSize:");
-	rss1 = xserver_vm_kib("VmRSS:");
-	printf("# X server VmSize %lld -> %lld KiB, VmRSS %lld -> %lld KiB\n", vsz0, vsz1, rss0, rss1);
+	vsz1 = procwatch_status_kib(gdfix_xs.pid, "VmSize");
+	rss1 = procwatch_status_kib(gdfix_xs.pid, "VmRSS");
+	printf("# X server VmSize %ld -> %ld KiB, VmRSS %ld -> %ld KiB\n", vsz0, vsz1, rss0, rss1);
 	T_ASSERT(vsz1 > 0 && vsz1 - vsz0 < 256 * 1024);
 	T_ASSERT(rss1 - rss0 < 256 * 1024);
 

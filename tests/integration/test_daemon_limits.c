@@ -10,6 +10,7 @@
 #include <X11/Xlib.h>
 
 #include "gdfix.h"
+#include "procwatch.h"
 #include "test.h"
 
 #define dpy gdfix_dpy
@@ -17,44 +18,6 @@
 #define T_MS GDFIX_MS
 #define SW GDFIX_SCREEN_W
 #define SH GDFIX_SCREEN_H
-
-/* VmRSS of pid in KiB, or -1. */
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1) {
-			break;
-		}
-	}
-	fclose(fp);
-	return v;
-}
-
-/* How many lines of the daemon's log contain needle. */
-static int log_count(const struct fixture *f, const char *needle)
-{
-	char line[1024];
-	int n = 0;
-	FILE *fp = fopen(f->log, "r");
-
-	if (fp == NULL) {
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp)) {
-		n += strstr(line, needle) != NULL;
-	}
-	fclose(fp);
-	return n;
-}
 
 /* gdfix options for a daemon on the Xen back-end under the xenshim: every image takes the copy path. */
 static int xen_opts(struct gdfix_opts *o, char *shim, size_t len)
@@ -94,7 +57,7 @@ static void image_memory_budget(void)
 
 	T_EQ(gdfix_start(&hog, &o, opts), 0);
 	T_EQ(gdfix_barrier(&hog), 0);
-	before = rss_kib(hog.daemon);
+	before = procwatch_rss_kib(hog.daemon);
 	T_ASSERT(before > 0);
 	/* 48 windows of 2 MiB on the copy path against a budget of 16 MiB, every pixel damaged */
 	for (uint32_t i = 0; i < HOG_WINDOWS; i++) {
@@ -110,12 +73,12 @@ static void image_memory_budget(void)
 		}
 	}
 	T_EQ(gdfix_barrier(&hog), 0);
-	after = rss_kib(hog.daemon);
+	after = procwatch_rss_kib(hog.daemon);
 	/* refused, not ended: every dump acknowledged, the session goes on, one log line */
 	T_EQ(tagent_acks(hog.a), tagent_dumps(hog.a));
 	T_ASSERT(!tagent_disconnected(hog.a));
 	T_EQ(xrig_wait(hog.daemon, 0), -1);
-	T_EQ(log_count(&hog, "image memory over its budget"), 1);
+	T_EQ(procwatch_lines(hog.log, 0, "image memory over its budget", NULL, 0), 1);
 	/* the first windows are drawn; the last one, over the budget, shows its background */
 	T_EQ(xrig_root_pixel(dpy, 0 + 2 + 5, 0 + 2 + 5), 0x400000);
 	T_EQ(xrig_root_pixel(dpy, 70 + 2 + 300, 50 + 2 + 300), 0xffffff);
@@ -221,6 +184,35 @@ static void fullscreen_only_where_allowed(void)
 	}
 }
 
+/*
+ * An agent cannot fill the log: of 500 ignored messages (negative damage rectangles, which
+ * the reference ignores too) the first 32 are logged, then one line says the rest are
+ * counted, and the count is logged when the session ends.
+ */
+static void ignored_messages_cannot_fill_the_log(void)
+{
+	struct fixture f;
+	char line[256];
+
+	T_EQ(gdfix_start(&f, NULL, NULL), 0);
+	T_EQ(tagent_create(f.a, 0x50, 10, 10, 40, 40, false, NULL, true), 0);
+	for (int i = 0; i < 500; i++) {
+		T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_SHMIMAGE, .window = 0x50,
+					      .u.shmimage = { 0, 0, -1, 10 } }), 0);
+	}
+	T_EQ(gdfix_barrier(&f), 0);
+	T_EQ(procwatch_lines(f.log, 0, "ignored a message", NULL, 0), 32);
+	T_EQ(procwatch_lines(f.log, 0, "next ignored messages are counted, not logged", NULL, 0), 1);
+	tagent_destroy(f.a); /* the agent goes: the session ends */
+	f.a = NULL;
+	for (int i = 0; i < T_MS / 10 && procwatch_lines(f.log, 0, "more ignored messages", NULL, 0) == 0; i++) {
+		test_sleep_ms(10);
+	}
+	T_EQ(procwatch_lines(f.log, 0, "more ignored messages were not logged", line, sizeof(line)), 1);
+	T_ASSERT(strstr(line, " 468 more") != NULL);
+	gdfix_stop(&f);
+}
+
 /* With an EWMH window manager the manager places windows: the daemon does not move them. */
 static void wm_places_normal_windows(void)
 {
@@ -298,7 +290,7 @@ static void flood_is_paced_not_ended(void)
 }
 
 static const struct test_case cases[] = {
-	TEST(image_memory_budget), TEST(border_on_screen_without_wm), TEST(fullscreen_only_where_allowed), TEST(wm_places_normal_windows),
+	TEST(image_memory_budget), TEST(border_on_screen_without_wm), TEST(fullscreen_only_where_allowed), TEST(ignored_messages_cannot_fill_the_log), TEST(wm_places_normal_windows),
 	TEST(flood_is_paced_not_ended),
 };
 

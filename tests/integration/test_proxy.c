@@ -16,6 +16,7 @@
 #include <X11/keysym.h>
 
 #include "peer.h"
+#include "procwatch.h"
 #include "tagent.h"
 #include "test.h"
 #include "xrig.h"
@@ -745,7 +746,7 @@ static void hostile_flood(void)
 /* Lines of the proxy's log containing text. */
 static int log_count(const struct pfix *f, const char *text)
 {
-	return peer_log_lines(f->log, text);
+	return procwatch_lines(f->log, 0, text, NULL, 0);
 }
 
 /*

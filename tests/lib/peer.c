@@ -30,21 +30,6 @@ int peer_ready(struct kid *p)
 	return kid_recv(p->from, &c, sizeof(c), KID_WAIT_MS) == 0 && c.op == PEER_READY ? c.rc : PEER_GONE;
 }
 
-int peer_log_lines(const char *path, const char *text)
-{
-	char line[1024];
-	FILE *fp = fopen(path, "r");
-	int n = 0;
-
-	while (fp && fgets(line, sizeof(line), fp)) {
-		n += strstr(line, text) != NULL;
-	}
-	if (fp) {
-		fclose(fp);
-	}
-	return n;
-}
-
 int peer_page_is(const void *view, size_t page, uint8_t byte)
 {
 	const uint8_t *p = (const uint8_t *)view + page * PG;

@@ -96,9 +96,6 @@ void peer_fake_owner_main(int in, int out, void *arg);
 /* Accepts one connection on lfd and makes it *conn, closing the one before (a fake owner serves the newest). */
 bool peer_accept_newest(int lfd, int *conn);
 
-/* The number of lines of the log file at path (a peer program's) that contain text; 0 when it cannot be read. */
-int peer_log_lines(const char *path, const char *text);
-
 /* Returns 1 when every byte of page `page` (GRANT_PAGE_SIZE) of view is byte, else 0. */
 int peer_page_is(const void *view, size_t page, uint8_t byte);
 

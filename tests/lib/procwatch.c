@@ -7,16 +7,18 @@
 
 #include "procwatch.h"
 
-long procwatch_rss_kib(pid_t pid)
+long procwatch_status_kib(pid_t pid, const char *field)
 {
 	char path[64], line[256];
+	size_t n = strlen(field);
 	long v = -1;
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	fp = fopen(path, "r");
 	while (fp && fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1) {
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
 			break;
 		}
 	}
@@ -24,6 +26,11 @@ long procwatch_rss_kib(pid_t pid)
 		fclose(fp);
 	}
 	return v;
+}
+
+long procwatch_rss_kib(pid_t pid)
+{
+	return procwatch_status_kib(pid, "VmRSS");
 }
 
 int procwatch_fds(pid_t pid)

@@ -5,7 +5,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* VmRSS of pid in KiB (/proc/PID/status), or -1 when the process is gone. */
+/* A "kB" field of /proc/PID/status ("VmRSS", "VmSize", ...) in KiB, or -1 when the process is gone. */
+long procwatch_status_kib(pid_t pid, const char *field);
+
+/* VmRSS of pid in KiB, or -1 when the process is gone. */
 long procwatch_rss_kib(pid_t pid);
 
 /* Number of open file descriptors of pid (entries of /proc/PID/fd), or -1. */
