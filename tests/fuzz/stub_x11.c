@@ -107,18 +107,20 @@ static struct swin *known(struct x11 *x, const struct gwin *w)
 }
 
 /*
- * The on-screen rule: a window the session keeps on screen (override-redirect,
- * or any window no window manager manages; never a tray icon) has its whole
- * frame, border included, inside the work area, unless it is entirely outside
- * it. With the protection on, an override-redirect window never covers over
- * 90 % of the work area.
+ * The on-screen rule, for a window shown at g: a window the session keeps on
+ * screen (override-redirect, or any window no window manager manages unless
+ * it is full-screen with allow_fullscreen; never a tray icon) has its whole
+ * frame, border included, inside the work area, unless it is entirely
+ * outside it. Checked when the window is mapped and whenever a mapped window
+ * is configured.
  */
 static void check_placement(struct x11 *x, const struct gwin *w, const struct rect *g)
 {
 	int b = x11_border(x, w);
 	int64_t fx = (int64_t)g->x - b, fy = (int64_t)g->y - b, fw = (int64_t)g->w + 2 * b, fh = (int64_t)g->h + 2 * b;
 	const struct rect *k = &x->work;
-	bool forced = !w->docked && (w->override_redirect || !x->wm);
+	bool forced = !w->docked && (w->override_redirect ||
+			(!x->wm && !(x->cfg->allow_fullscreen && w->fullscreen_requested)));
 
 	if (forced && k->w > 2 * b && k->h > 2 * b && g->w > 0 && g->h > 0) {
 		bool outside = fx + fw <= k->x || fy + fh <= k->y || fx >= (int64_t)k->x + k->w ||
@@ -135,6 +137,14 @@ static void check_placement(struct x11 *x, const struct gwin *w, const struct re
 	}
 	if (w->override_redirect) {
 		FZ_ASSERT(!w->docked && x->cfg->override_redirect_allowed);
+	}
+}
+
+/* When override-redirect is granted: never to a window covering over 90 % of the work area (protection on). */
+static void check_or_grant(const struct x11 *x, const struct gwin *w)
+{
+	if (w->override_redirect && x->cfg->override_redirect_protection) {
+		FZ_ASSERT((uint64_t)w->geom.w * (uint64_t)w->geom.h * 10 <= (uint64_t)x->work.w * (uint64_t)x->work.h * 9);
 	}
 }
 
@@ -231,7 +241,7 @@ int x11_win_create(struct x11 *x, struct gwin *w)
 	x->wins[x->nwin++] = (struct swin){ .w = w, .at = w->geom };
 	w->frame = x->next_id++;
 	w->content = x->next_id++;
-	check_placement(x, w, &w->geom);
+	check_or_grant(x, w);
 	return 0;
 }
 
@@ -250,7 +260,9 @@ void x11_win_configure(struct x11 *x, struct gwin *w)
 
 	FZ_ASSERT(w->geom.w >= 1 && w->geom.h >= 1);
 	s->at = w->geom;
-	check_placement(x, w, &s->at);
+	if (s->mapped) {
+		check_placement(x, w, &s->at);
+	}
 	x->work_units++;
 }
 
@@ -268,6 +280,7 @@ void x11_win_set_override_redirect(struct x11 *x, struct gwin *w)
 	if (w->override_redirect) {
 		FZ_ASSERT(!s->mapped); /* a mapped window cannot gain override-redirect */
 		FZ_ASSERT(!w->docked);
+		check_or_grant(x, w);
 	}
 	x->work_units++;
 }
