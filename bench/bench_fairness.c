@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gdfix.h"
 #include "kids.h"
@@ -56,38 +57,81 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double now_ms_f(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* SAMPLES updates of the honest window: ms from sending the damage to the pixel on the screen. */
-static int measure(struct fixture *f, double *p50, double *p99, double *max)
+static int measure(struct fixture *f, double r[3])
 {
 	static double ms[SAMPLES];
 
 	for (int i = 0; i < SAMPLES; i++) {
 		uint32_t rgb = 0x100000u + (uint32_t)i * 0x000101u;
-		int64_t t0 = test_now_ms();
+		double t0 = now_ms_f();
 
 		if (tagent_paint(f->a, 0x10, 0, 0, 200, 150, rgb, true) != 0 ||
 				!xrig_wait_pixel(gdfix_dpy, 850, 700, rgb, 10000)) {
 			return -1;
 		}
-		ms[i] = (double)(test_now_ms() - t0);
+		ms[i] = now_ms_f() - t0;
 	}
 	qsort(ms, SAMPLES, sizeof(ms[0]), cmp);
-	*p50 = ms[SAMPLES / 2];
-	*p99 = ms[SAMPLES * 99 / 100];
-	*max = ms[SAMPLES - 1];
+	r[0] = ms[SAMPLES / 2];
+	r[1] = ms[SAMPLES * 99 / 100];
+	r[2] = ms[SAMPLES - 1];
 	return 0;
+}
+
+/*
+ * The honest agent's latency while a second daemon (guid.conf body conf) serves a flooding
+ * agent. r: p50, p99, max; *rate: windows created a second. 0 or -1.
+ */
+static int under_flood(struct fixture *honest, const char *name, const char *conf, double r[3], double *rate)
+{
+	const char *const opts[] = { "-c", "0x0000ff", "-C", gdfix_conf(name, conf), NULL };
+	struct kid k;
+	size_t created = 0;
+	double t0;
+	int rc;
+
+	if (gdfix_start(&flood, NULL, opts) != 0) {
+		return -1;
+	}
+	/* not KID_ISOLATED: the child speaks for the agent on its connection */
+	if (!kid_spawn(&k, KID_TRACKED, flooder, NULL)) {
+		gdfix_stop(&flood);
+		return -1;
+	}
+	t0 = now_ms_f();
+	test_sleep_ms(500); /* the flood under way */
+	rc = measure(honest, r);
+	kid_say(k.to, 's');
+	if (!kid_hear_size(k.from, &created)) {
+		created = 0;
+	}
+	*rate = (double)created * 1000 / (now_ms_f() - t0);
+	kid_finish(&k);
+	gdfix_stop(&flood);
+	return rc;
 }
 
 int main(void)
 {
+	static const struct {
+		const char *label, *file, *conf;
+	} floods[] = {
+		{ "flood, x_work_rate default (20000)", "fair.conf", "" },
+		{ "flood, x_work_rate = 0 (unlimited)", "unfair.conf", "x_work_rate = 0;" },
+	};
 	struct fixture honest;
-	const char *const blue[] = { "-c", "0x0000ff", NULL };
-	double r[2][3];
-	struct kid k;
-	size_t created = 0;
-	int64_t t0;
+	double r[3], fr[2][3], rate[2];
 	int rc = 1;
-	bool flooding = false, started = false;
+	bool started = false;
 
 	if (gdfix_setup(1024, 768) != 0) {
 		return 1;
@@ -98,40 +142,26 @@ int main(void)
 		fprintf(stderr, "bench: cannot start the honest agent\n");
 		goto out;
 	}
-	if (measure(&honest, &r[0][0], &r[0][1], &r[0][2]) != 0) {
+	if (measure(&honest, r) != 0) {
 		fprintf(stderr, "bench: updates without a flood failed\n");
 		goto out;
 	}
-	flooding = gdfix_start(&flood, NULL, blue) == 0;
-	/* not KID_ISOLATED: the child speaks for the agent on its connection */
-	if (!flooding || !kid_spawn(&k, KID_TRACKED, flooder, NULL)) {
-		fprintf(stderr, "bench: cannot start the flooding agent\n");
-		goto out;
+	for (size_t i = 0; i < 2; i++) {
+		if (under_flood(&honest, floods[i].file, floods[i].conf, fr[i], &rate[i]) != 0) {
+			fprintf(stderr, "bench: updates during the flood (%s) failed\n", floods[i].label);
+			goto out;
+		}
 	}
-	t0 = test_now_ms();
-	test_sleep_ms(500); /* the flood under way */
-	if (measure(&honest, &r[1][0], &r[1][1], &r[1][2]) != 0) {
-		fprintf(stderr, "bench: updates during the flood failed\n");
-		kid_finish(&k);
-		goto out;
-	}
-	kid_say(k.to, 's');
-	if (!kid_hear_size(k.from, &created)) {
-		created = 0;
-	}
-	kid_finish(&k);
 	printf("honest agent's update latency on a shared Xvfb (200x150 damage to pixel on screen), %d samples\n",
 			SAMPLES);
-	printf("%-34s %8s %8s %8s\n", "", "p50 ms", "p99 ms", "max ms");
-	printf("%-34s %8.0f %8.0f %8.0f\n", "alone", r[0][0], r[0][1], r[0][2]);
-	printf("%-34s %8.0f %8.0f %8.0f\n", "another agent flooding CREATE/MAP", r[1][0], r[1][1], r[1][2]);
-	printf("flood: %zu windows created and mapped in %.1f s (%.0f/s)\n", created,
-			(double)(test_now_ms() - t0) / 1000, (double)created * 1000 / (double)(test_now_ms() - t0));
+	printf("%-36s %8s %8s %8s %12s\n", "", "p50 ms", "p99 ms", "max ms", "flood win/s");
+	printf("%-36s %8.2f %8.2f %8.2f %12s\n", "alone", r[0], r[1], r[2], "-");
+	for (size_t i = 0; i < 2; i++) {
+		printf("%-36s %8.2f %8.2f %8.2f %12.0f\n", floods[i].label, fr[i][0], fr[i][1], fr[i][2], rate[i]);
+	}
+	printf("p99 during a flood / alone: %.1fx with the budget, %.1fx without\n", fr[0][1] / r[1], fr[1][1] / r[1]);
 	rc = 0;
 out:
-	if (flooding) {
-		gdfix_stop(&flood);
-	}
 	if (started) {
 		gdfix_stop(&honest);
 	}

@@ -54,6 +54,9 @@
 #define MAX_BORDER_WIDTH 32
 #define MIN_IMAGE_MEMORY 16          /* MiB; 0 is "automatic" */
 #define MAX_IMAGE_MEMORY (1u << 20)  /* MiB: 1 TiB */
+#define DEFAULT_X_WORK_RATE 20000    /* units a second (session.c); 0 is unlimited */
+#define MIN_X_WORK_RATE 1000
+#define MAX_X_WORK_RATE 10000000
 #define AUTO_IMAGE_MEMORY (256ull << 20)
 #define AUTO_IMAGE_SCREENS 16
 #define MAX_KEY_SEQ_LEN 64
@@ -498,6 +501,7 @@ void config_defaults(struct gd_config *c)
 	strcpy(c->screensaver_names[0], "xscreensaver");
 	c->nscreensavers = 1;
 	c->border_width = 2;
+	c->x_work_rate = DEFAULT_X_WORK_RATE;
 	strcpy(c->clipboard_dir, "/var/run/qubes");
 }
 
@@ -555,7 +559,8 @@ void config_usage(FILE *f)
 	      "  trayicon_mode; window_background_color; startup_timeout (0..86400 s);\n"
 	      "  events_max_delay (0..5000 ms); border_width (0..32); paste_policy_command;\n"
 	      "  clipboard_dir; max_image_memory (MiB the copy path may hold per agent, 16..1048576,\n"
-	      "  0 = automatic). log_level is read but has no effect (as in qubes-guid); unknown keys\n"
+	      "  0 = automatic); x_work_rate (X work per second per agent, 1000..10000000, 0 = unlimited).\n"
+	      "  log_level is read but has no effect (as in qubes-guid); unknown keys\n"
 	      "  are ignored.\n",
 	      f);
 }
@@ -744,6 +749,16 @@ static enum config_result apply_group(struct ctx *x, struct gd_config *c, const 
 			return file_bad_int(x, "max_image_memory", path, iv, "0 (automatic) or 16..1048576 MiB");
 		}
 		c->max_image_memory = (uint32_t)iv;
+	}
+
+	if (get_int(x, path, g, "x_work_rate", &iv, &present)) {
+		return CONFIG_ERROR;
+	}
+	if (present) {
+		if (iv != 0 && (iv < MIN_X_WORK_RATE || iv > MAX_X_WORK_RATE)) {
+			return file_bad_int(x, "x_work_rate", path, iv, "0 (unlimited) or 1000..10000000 a second");
+		}
+		c->x_work_rate = (uint32_t)iv;
 	}
 
 	if (get_str(x, path, g, "paste_policy_command", &sv, &line)) {

@@ -77,6 +77,8 @@ struct gd_config {
 	char clipboard_dir[256];           /* clipboard_dir / --clipboard-dir: default "/var/run/qubes" */
 	uint32_t max_image_memory;         /* max_image_memory: MiB the copy path may hold, 0 (default) =
 	                                      automatic (config_image_budget) */
+	uint32_t x_work_rate;              /* x_work_rate: units of X work per second an agent may cause
+	                                      (burst a quarter of it), default 20000; 0 = unlimited */
 
 	/* warnings met while parsing (a missing file, an ignored value), for the caller to log once it
 	   has logged its first line (which names the back-end); at most GD_MAX_WARNINGS are kept */

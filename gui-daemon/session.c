@@ -17,14 +17,13 @@
 /*
  * What one agent may cost the X server it shares with the other qubes' daemons, in work
  * units (x11_work: one per X request, one more per 64 Ki pixels put): a token bucket that
- * refills at WORK_RATE per second up to WORK_BURST. While it is empty the agent's messages
+ * refills at x_work_rate per second (guid.conf, default 20000; 0 = unlimited) up to a quarter
+ * of that. While it is empty the agent's messages
  * wait in the connection (the agent sees back-pressure, never an error) and the loop sleeps
  * until it refills, still serving X events and signals. An honest agent stays far below:
  * creating a window is about 25 units, a full 1920x1080 frame 32, 60 such frames a second
  * 1900; a flood of CREATE/MAP is held to about a thousand windows a second.
  */
-#define WORK_RATE 20000
-#define WORK_BURST 5000
 
 struct wnode {
 	struct gwin w;
@@ -46,7 +45,7 @@ struct session {
 	bool budget_warned;            /* an image was refused for the memory budget (logged once) */
 	uint64_t notes;                /* messages ignored with a note (the first NOTES_LOGGED are logged) */
 	enum session_end end;
-	int64_t tokens;                /* X work the agent may still cause now (WORK_*) */
+	int64_t tokens;                /* X work the agent may still cause now (x_work_rate) */
 	int64_t tokens_ms;             /* when tokens was last refilled */
 	uint32_t *refs;                /* scratch: a dump's refs, aligned */
 	/* events_max_delay: input events wait in this FIFO until their (non-decreasing) due time */
@@ -208,10 +207,13 @@ static void send_input(struct session *s, const struct proto_msg *m)
 /* Refills the work bucket for the time gone by; true when the agent may cause X work now. */
 static bool may_work(struct session *s)
 {
-	int64_t now = now_ms(), add = (now - s->tokens_ms) * WORK_RATE / 1000;
+	int64_t rate = s->cfg->x_work_rate, burst = rate / 4, now = now_ms(), add = (now - s->tokens_ms) * rate / 1000;
 
+	if (rate == 0) {
+		return true; /* x_work_rate = 0: unlimited */
+	}
 	if (add > 0) {
-		s->tokens = s->tokens + add > WORK_BURST ? WORK_BURST : s->tokens + add;
+		s->tokens = s->tokens + add > burst ? burst : s->tokens + add;
 		s->tokens_ms = now;
 	}
 	return s->tokens > 0;
@@ -230,7 +232,7 @@ int session_timeout(struct session *s)
 		return -1;
 	}
 	if (!may_work(s)) {
-		left = (1 - s->tokens) * 1000 / WORK_RATE + 1; /* until the bucket holds a token again */
+		left = (1 - s->tokens) * 1000 / s->cfg->x_work_rate + 1; /* until the bucket holds a token again */
 	}
 	if (s->dq_len > 0) {
 		flush_delayed(s, false);
@@ -864,7 +866,7 @@ struct session *session_create(const struct gd_config *cfg, struct x11 *x, struc
 	s->conn = conn;
 	s->mapper = mapper;
 	s->end = SESSION_RUNNING;
-	s->tokens = WORK_BURST;
+	s->tokens = cfg->x_work_rate / 4;
 	s->tokens_ms = now_ms();
 	if (cfg->events_max_delay > 0) {
 		s->dq = calloc(DELAY_QUEUE_MAX, sizeof(*s->dq));

@@ -99,6 +99,7 @@ static void check_file_defaults(const struct gd_config *c)
 	T_EQ(c->startup_timeout, 45);
 	T_EQ(c->events_max_delay, 0);
 	T_EQ(c->border_width, 2);
+	T_EQ(c->x_work_rate, 20000);
 	T_EQ(c->max_image_memory, 0);
 	T_STR(c->paste_policy_command, "");
 	T_STR(c->clipboard_dir, "/var/run/qubes");
@@ -875,6 +876,7 @@ static void file_every_key(void)
 				 "  log_level = 2;\n"
 				 "  border_width = 5;\n"
 				 "  max_image_memory = 512;\n"
+				 "  x_work_rate = 0;\n"
 				 "  paste_policy_command = \"/usr/lib/qgui/ask-paste\";\n"
 				 "  clipboard_dir = \"/run/qubes-clip\";\n"
 				 "  windows_count_limit = 100;\n"
@@ -902,6 +904,7 @@ static void file_every_key(void)
 	T_EQ(c.log_level, 1); /* the file's log_level has no effect (as in qubes-guid) */
 	T_EQ(c.border_width, 5);
 	T_EQ(c.max_image_memory, 512);
+	T_EQ(c.x_work_rate, 0);
 	T_EQ_U(config_image_budget(&c, 1920, 1080), 512ull << 20);
 	T_STR(c.paste_policy_command, "/usr/lib/qgui/ask-paste");
 	T_STR(c.clipboard_dir, "/run/qubes-clip");
@@ -1079,6 +1082,9 @@ static void file_bad_values(void)
 		"max_image_memory = 15;",
 		"max_image_memory = -1;",
 		"max_image_memory = 1048577;",
+		"x_work_rate = 999;",
+		"x_work_rate = -1;",
+		"x_work_rate = 10000001;",
 		"clipboard_dir = \"relative\";",
 		"paste_policy_command = \"a\\nb\";",
 	};
