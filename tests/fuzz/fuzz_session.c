@@ -131,8 +131,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /*
  * Input: byte 0: configuration bits (override-redirect allowed, its
  * protection, a window manager running, -T, invisible, the peer stops
- * reading, allow_fullscreen, UTF-8 titles); byte 1: border width and tray
- * mode; byte 2: the screen and work area; byte 3: the agent's minor version;
+ * reading, allow_fullscreen, UTF-8 titles); byte 1: border width, tray
+ * mode, events_max_delay 1 ms (bit 6); byte 2: the screen and work area; byte 3: the agent's minor version;
  * byte 4: the image budget. Then operations: a byte below 0x80 is a chunk of
  * that many + 1 bytes of the agent's stream (handled at once); 0x80 and up
  * are X events on the window chosen by the next byte.
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.allow_utf8_titles = (b0 & 128) != 0;
 	cfg.border_width = b1 % 5;
 	cfg.tray_mode = (enum tray_mode)((b1 >> 3) & 3);
-	cfg.events_max_delay = 0; /* real time: not for a fuzzer */
+	cfg.events_max_delay = (b1 & 0x40) ? 1 : 0; /* the delay queue, at 1 ms (real time) */
 	snprintf(cfg.clipboard_dir, sizeof(cfg.clipboard_dir), "/nonexistent");
 	pick_screen(b2, &sw, &sh, &work);
 	x = stub_x11_create(&cfg, sw, sh, &work, budgets[b4 & 3]);
@@ -283,6 +283,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (session_process(ref.s, 1000) != SESSION_RUNNING) {
 			break;
 		}
+		FZ_ASSERT(session_timeout(ref.s) <= 1000); /* the loop always wakes up within a second */
+		(void)session_throttled(ref.s);
 	}
 	/* the agent goes away: everything it had disappears */
 	fz_transport_close(t);
