@@ -294,6 +294,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
+	if (last != -ENOBUFS && conn_next(c, &(struct proto_msg){ 0 }) != -ENOBUFS) {
+		/* the peer starts reading: everything queued goes out, in order (the checker decodes it) */
+		fz_transport_stall(t, 5, SIZE_MAX);
+		FZ_ASSERT(conn_handle(c, POLLOUT) == 0 && conn_queued(c) == 0);
+	}
 	conn_destroy(c);
 	transport_destroy(t);
 	return 0;
