@@ -26,7 +26,7 @@ STRICT   = -Wconversion -Wsign-conversion
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(HARDEN) -Igui-protocol/include $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack $(LDFLAGS)
 XEN_LIBS    = -lxenvchan -lxengnttab
-LIBS        = $(XEN_LIBS) -lpthread
+LIBS        = $(XEN_LIBS) -lpthread -lseccomp
 
 SAN = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -198,6 +198,16 @@ $(XSHIM_TEST): tests/xenshim/xenshim-test.c
 	@echo '  CC      $@'
 	$(Q)$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -DHAVE_XCB_SHM $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(XEN_LIBS) -lxcb -lxcb-shm
+
+# test_sandbox's probe, preloaded into the four programs; never sanitized (it runs inside them, before libasan)
+PROBE = $(BUILD)/tests/preload/sandbox_probe.so
+
+$(PROBE): tests/preload/sandbox_probe.c tests/preload/sandbox_probe.h
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	$(Q)$(CC) -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/integration/test_sandbox: $(PROBE)
 
 # LD_PRELOAD for the Xen tests: under ASan, libasan must come first
 PRELOAD = $(if $(findstring address,$(CFLAGS)),$(shell $(CC) -print-file-name=libasan.so):)$(CURDIR)/$(SHIM)

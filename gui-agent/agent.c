@@ -132,7 +132,10 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	win_scan(&a);
-	sandbox_enter(false); /* set-up is done: from here on the daemon's bytes arrive */
+	if (sandbox_enter(SANDBOX_AGENT, a.backend, 0) != 0) { /* set-up is done: from here on the daemon's bytes arrive */
+		x11_close(&a);
+		return EXIT_LOCAL;
+	}
 	run(&a, &wait_mask);
 
 	log_info("exiting: windows mirrored: %llu, frames sent: %llu, bytes copied by the agent: %llu "

@@ -14,7 +14,8 @@ struct clip_ctx {
 	uint32_t version_agent;
 	uint32_t buffer_size;     /* the configured limit */
 	bool qrexec;              /* -Q */
-	const char *policy_cmd;   /* run as "cmd SOURCE TARGET"; exit 0 allows; NULL or "" allows */
+	const char *policy_cmd;   /* run as "cmd SOURCE TARGET" (source: a qube name, or refused); exit 0 within
+	                           * 5 s allows; NULL or "" allows */
 };
 
 enum clip_result {
@@ -49,10 +50,25 @@ enum clip_result clipboard_paste(const struct clip_ctx *c, uint32_t t, uint8_t *
  * the agent (at most buffer_size bytes; more clears the clipboard); the paste
  * hands the bytes clipboard_paste() returned to `qrexec-client-vm VM
  * qubes.ClipboardPaste` on its standard input. Each waits at most 5 s for the
- * service. CLIP_STORED/CLIP_CLEARED/CLIP_STALE as clipboard_copy, or
- * CLIP_ERROR (logged).
+ * service (then kills it). CLIP_STORED/CLIP_CLEARED/CLIP_STALE as
+ * clipboard_copy, or CLIP_ERROR (logged).
  */
 enum clip_result clipboard_qrexec_copy(const struct clip_ctx *c, uint32_t req_time);
 enum clip_result clipboard_qrexec_paste(const struct clip_ctx *c, const uint8_t *data, size_t len);
+
+/*
+ * Forks the clipboard helper, to be called before the daemon's seccomp
+ * filter (which allows neither opening files nor running programs). From
+ * then on the four calls above are requests to the helper, which keeps its
+ * own copy of c's dir, vmname, buffer_size, qrexec and policy_cmd (what a
+ * later call passes in those fields is ignored): the command it runs and
+ * its arguments are fixed now, whatever a compromised daemon asks. The
+ * helper runs under its own filter (files, fork and exec), runs each command
+ * for at most 5 s (then kills its process group: a refusal), and exits when
+ * the daemon goes away. A helper that does not answer within 12 s turns the
+ * clipboard off (CLIP_ERROR). Returns 0, or -1 (logged).
+ * Without this call (tests of this module) the calls do the work themselves.
+ */
+int clipboard_helper_start(const struct clip_ctx *c);
 
 #endif

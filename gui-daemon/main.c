@@ -8,11 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clipboard.h"
 #include "config.h"
 #include "qgui/conn.h"
 #include "qgui/grant.h"
 #include "qgui/log.h"
 #include "qgui/transport.h"
+#include "qubes-gui-protocol.h"
 #include "runfile.h"
 #include "sandbox.h"
 #include "session.h"
@@ -281,8 +283,14 @@ int main(int argc, char **argv)
 		x11_close(x);
 		return EXIT_LOCAL;
 	}
-	/* set-up is done: from here on only the agent's bytes arrive (exec only for a paste policy or -Q) */
-	sandbox_enter(cfg.paste_policy_command[0] != '\0' || cfg.qrexec_clipboard);
+	/* set-up is done: from here on only the agent's bytes arrive; the clipboard's files and commands are the helper's */
+	if (clipboard_helper_start(&(struct clip_ctx){ cfg.clipboard_dir, cfg.vmname, QUBES_GUID_PROTOCOL_VERSION, 0,
+			    cfg.max_clipboard_size, cfg.qrexec_clipboard, cfg.paste_policy_command }) != 0 ||
+			sandbox_enter(SANDBOX_GUI_DAEMON, be, cfg.kill_on_connect) != 0) {
+		grant_mapper_destroy(mapper);
+		x11_close(x);
+		return EXIT_LOCAL;
+	}
 	while (!sigs_stop()) {
 		struct transport *t = connect_agent(&cfg, be, own);
 

@@ -281,6 +281,14 @@ struct x11 *x11_open(const struct gd_config *cfg, const struct x11_events *ev, v
 	ks = (KeySym)cfg->paste_seq.keysym;
 	x->paste_key = ks ? XKeysymToKeycode(x->dpy, ks) : 0;
 	x->gc = XCreateGC(x->dpy, x->root, 0, NULL);
+	/*
+	 * every cursor-font cursor now, during set-up: the first one may load
+	 * libXcursor and each reads cursor theme files, which the seccomp filter
+	 * installed after set-up forbids (no file opens, no executable mappings)
+	 */
+	for (unsigned g = 0; g < XC_num_glyphs; g += 2) {
+		x->cursors[g] = XCreateFontCursor(x->dpy, g);
+	}
 	x->wctx = XUniqueContext();
 	if (gethostname(x->hostname, sizeof(x->hostname) - 1) != 0) {
 		strcpy(x->hostname, "localhost");

@@ -560,7 +560,9 @@ int main(int argc, char **argv)
 		return EXIT_LOCAL;
 	}
 	log_info("waiting for dom0 (domain %d) to connect", e->opt.domid);
-	sandbox_enter(false); /* set-up is done: from here on dom0's bytes arrive */
+	if (sandbox_enter(SANDBOX_EXPORT, e->be, 0) != 0) { /* set-up is done: from here on dom0's bytes arrive */
+		return EXIT_LOCAL;
+	}
 	while (!sigs_stop()) {
 		if (turn(e) != 0) {
 			break;

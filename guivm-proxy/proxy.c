@@ -379,7 +379,10 @@ int main(int argc, char **argv)
 	log_info("showing %s (domain %d) as domain %d, %s back-end, %u px border", o.name, o.domid, own,
 			backend_name(p.be), o.border);
 	pxx_monitor_layout(p.x, NULL);
-	sandbox_enter(false); /* set-up is done: from here on the GUI qube's bytes arrive */
+	if (sandbox_enter(SANDBOX_PROXY, p.be, 0) != 0) { /* set-up is done: from here on the GUI qube's bytes arrive */
+		pxx_close(p.x);
+		return EXIT_LOCAL;
+	}
 	rc = run(&p, &unblocked);
 	pxx_close(p.x);
 	log_info("exiting");
