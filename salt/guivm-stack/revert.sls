@@ -4,20 +4,32 @@
 # guivm-stack.revert (dom0): undoes guivm-stack.dom0 for the GUI qubes in the
 # pillar. Run it from dom0's own (Xfce) session, with the same pillar that
 # was deployed:
-#  - qubes it displayed get their guivm back from default_guivm and lose the
-#    scope tag; default_guivm goes back to dom0 if it named a GUI qube;
-#  - a GUI qube this formula created is shut down and removed; one that
-#    existed before only loses the services and features set here (its
-#    preferences stay as they are now);
+#  - qubes it displayed get back the guivm recorded before the deploy
+#    (feature guivm-stack-saved.guivm; the default if none was recorded) and
+#    lose the scope tag; default_guivm goes back to dom0 if it named a GUI qube;
+#  - a GUI qube this formula created is shut down and removed; one that was
+#    adopted gets its recorded preferences back (guivm-stack-saved.*) and
+#    loses the services and features set here;
 #  - the policy file, the blocks in Qubes' include files, the session
 #    entries, the session script and the dom0 package are removed.
 # guivm-stack.template-revert does the template side.
 {%- if grains['id'] != 'dom0' %}
 {{ raise('guivm-stack.revert runs in dom0 only, not in ' ~ grains['id']) }}
 {%- endif %}
-{%- from "guivm-stack/macros.jinja" import cfg, guivms, policy_file, include_blocks,
-        block_pattern, features_unset with context %}
-{%- set dom0_packages = cfg.get('dom0-packages', ['qubes-guivm-stack-proxy']) %}
+{%- from "guivm-stack/macros.jinja" import cfg, guivms, policy_file, include_blocks, map,
+        block_pattern, features_unset, SAVED_PREFS with context %}
+{#- sets PROP of QUBE back to what guivm-stack-saved.PROP recorded #}
+{%- macro restore(qube, props) -%}
+for p in {{ props|join(' ') }}; do
+v=$(qvm-features -- {{ qube }} "guivm-stack-saved.$p" 2>/dev/null) || continue;
+case $v in
+'*default*') qvm-prefs --default -- {{ qube }} "$p" ;;
+'*none*') qvm-prefs -- {{ qube }} "$p" '' ;;
+*) qvm-prefs -- {{ qube }} "$p" "$v" ;;
+esac || exit 1;
+qvm-features --unset -- {{ qube }} "guivm-stack-saved.$p";
+done
+{%- endmacro %}
 {%- set gui_names = guivms|map(attribute='name')|list %}
 
 {%- for g in guivms %}
@@ -26,7 +38,9 @@
 
 guivm-stack-revert-{{ G }}-member-{{ m }}:
   cmd.run:
-    - name: qvm-prefs --default -- {{ m }} guivm
+    - name: >-
+        {{ restore(m, ['guivm'])|indent(8) }};
+        if test "$(qvm-prefs -- {{ m }} guivm)" = {{ G }}; then qvm-prefs --default -- {{ m }} guivm; fi
     - onlyif: 'qvm-check --quiet -- {{ m }} && test "$(qvm-prefs -- {{ m }} guivm)" = {{ G }}'
 {%-     if g.custom_tag %}
 
@@ -62,17 +76,25 @@ guivm-stack-revert-{{ G }}-remove:
       - cmd: guivm-stack-revert-{{ G }}-member-{{ m }}
 {%-   endfor %}
 
-# Existed before: only take back what this formula set.
-guivm-stack-revert-{{ G }}-unconfigure:
-  qvm.features:
-    - name: {{ G }}
-    - default: {{ features_unset(g) }}
+# Adopted: its recorded preferences back, then what this formula set away.
+guivm-stack-revert-{{ G }}-restore:
+  cmd.run:
+    - name: >-
+        {{ restore(G, SAVED_PREFS)|indent(8) }}
     - onlyif: 'qvm-check --quiet -- {{ G }} && qvm-features -- {{ G }} | grep -Eq "^guivm-stack-preexisting[[:space:]]"'
     - require:
       - cmd: guivm-stack-revert-default-guivm
 {%-   for m in g.members %}
       - cmd: guivm-stack-revert-{{ G }}-member-{{ m }}
 {%-   endfor %}
+
+guivm-stack-revert-{{ G }}-unconfigure:
+  qvm.features:
+    - name: {{ G }}
+    - default: {{ features_unset(g) }}
+    - onlyif: 'qvm-check --quiet -- {{ G }} && qvm-features -- {{ G }} | grep -Eq "^guivm-stack-preexisting[[:space:]]"'
+    - require:
+      - cmd: guivm-stack-revert-{{ G }}-restore
 
 guivm-stack-revert-xsession-{{ G }}:
   file.absent:
@@ -103,16 +125,16 @@ guivm-stack-revert-{{ path.split('/')|last }}:
       - file: guivm-stack-revert-policy
 {%- endfor %}
 
-guivm-stack-revert-session-script:
+# The dom0 files proxy.sls writes (the package qubes-guivm-stack-proxy stays:
+# it was installed by hand, see salt/README.md).
+guivm-stack-revert-dom0-config:
   file.absent:
-    - name: /usr/local/bin/guivm-stack-session
+    - name: /etc/guivm-stack
     - require:
 {%- for g in guivms %}
       - file: guivm-stack-revert-xsession-{{ g.name }}
 {%- endfor %}
 
-guivm-stack-revert-proxy-packages:
-  pkg.removed:
-    - pkgs: {{ dom0_packages|tojson }}
-    - require:
-      - file: guivm-stack-revert-session-script
+guivm-stack-revert-lightdm:
+  file.absent:
+    - name: /etc/lightdm/lightdm.conf.d/50-guivm-stack.conf

@@ -1,72 +1,43 @@
 # -*- coding: utf-8 -*-
 # vim: set syntax=yaml ts=2 sw=2 sts=2 et :
 #
-# guivm-stack.template (in the GUI qubes' template): gui-daemon and
-# guivm-export, the X servers of the GUI qube's desktop, and the glue that is
-# active only in qubes with the qvm-service guivm-stack, so that other qubes
-# using the same template are not affected:
+# guivm-stack.template (in the GUI qubes' template): the packages a working
+# GUI qube needs (map.jinja, TEMPLATE_PACKAGES) and the session
+# settings. Package qubes-guivm-stack-daemon brings gui-daemon, guivm-export
+# and the glue, all inert unless the qube has the qvm-service guivm-stack, so
+# other qubes using the same template are not affected:
 #  - the stock qubes-gui-agent does not start (guivm-export takes its place
 #    toward dom0);
 #  - guivm-stack-guid.service makes /usr/bin/qubes-guid run gui-daemon, so
-#    Qubes' qvm-start-daemon (XDG autostart in the desktop, enabled by the
-#    qvm-service guivm) starts gui-daemon with qubes-guid's options;
+#    Qubes' qvm-start-daemon starts gui-daemon with qubes-guid's options;
 #  - the qrexec service guivm-stack.Session, called by the dom0 session,
-#    starts the export server, Xephyr, the desktop and guivm-export.
+#    runs /usr/lib/guivm-stack/gui-qube-session: the export server, Xephyr,
+#    the desktop (or the kiosk) and guivm-export.
+# The package is not in Qubes' repositories: without it (installed, or
+# available from a repository the template has) every state here fails after
+# one message saying so.
 {%- if grains['id'] == 'dom0' %}
 {{ raise('guivm-stack.template runs in the GUI qubes\' template, not in dom0') }}
 {%- endif %}
-{%- from "guivm-stack/macros.jinja" import cfg with context %}
-{%- if grains['os_family'] == 'RedHat' %}
-{%-   set default_packages = ['qubes-guivm-stack-daemon', 'qubes-core-admin-client',
-                              'xorg-x11-server-Xephyr', 'xorg-x11-server-Xvfb'] %}
-{%-   set xsession = '/etc/X11/xinit/Xsession' %}
+{%- from "guivm-stack/macros.jinja" import cfg, map with context %}
+{%- set family = 'RedHat' if grains['os_family'] == 'RedHat' else 'Debian' %}
+{%- set packages = cfg.get('template-packages', map.TEMPLATE_PACKAGES[family]) + cfg.get('extra-template-packages', []) %}
+{%- if family == 'RedHat' %}
+{%-   set available = 'rpm -q --quiet ' ~ map.PKG_DAEMON ~ ' || dnf -q list --available ' ~ map.PKG_DAEMON ~ ' >/dev/null 2>&1' %}
 {%- else %}
-{%-   set default_packages = ['qubes-guivm-stack-daemon', 'qubes-core-admin-client',
-                              'xserver-xephyr', 'xvfb'] %}
-{%-   set xsession = '/etc/X11/Xsession' %}
+{%-   set available = 'dpkg-query -W -f=\'${Status}\' ' ~ map.PKG_DAEMON ~ ' 2>/dev/null | grep -q "ok installed" || apt-cache show ' ~ map.PKG_DAEMON ~ ' >/dev/null 2>&1' %}
 {%- endif %}
-{%- set packages = cfg.get('template-packages', default_packages) + cfg.get('extra-template-packages', []) %}
+
+guivm-stack-daemon-package:
+  test.fail_without_changes:
+    - name: 'guivm-stack: the package {{ map.PKG_DAEMON }} is neither installed in {{ grains['id'] }} nor in its repositories; build it (make deb or make rpm), copy it into the template and install it (salt/README.md, Packages), then apply the formula again'
+    - unless: {{ available|tojson }}
 
 guivm-stack-template-packages:
   pkg.installed:
     - pkgs: {{ packages|tojson }}
-
-guivm-stack-gui-agent-dropin:
-  file.managed:
-    - name: /etc/systemd/system/qubes-gui-agent.service.d/50-guivm-stack.conf
-    - source: salt://guivm-stack/files/qubes-gui-agent-dropin.conf
-    - makedirs: True
-    - user: root
-    - group: root
-    - mode: '0644'
-
-guivm-stack-guid-helper:
-  file.managed:
-    - name: /usr/lib/guivm-stack/use-gui-daemon
-    - source: salt://guivm-stack/files/use-gui-daemon
-    - makedirs: True
-    - user: root
-    - group: root
-    - mode: '0755'
-
-guivm-stack-guid-unit:
-  file.managed:
-    - name: /etc/systemd/system/guivm-stack-guid.service
-    - source: salt://guivm-stack/files/guivm-stack-guid.service
-    - user: root
-    - group: root
-    - mode: '0644'
     - require:
-      - file: guivm-stack-guid-helper
-
-guivm-stack-session-helper:
-  file.managed:
-    - name: /usr/lib/guivm-stack/gui-qube-session
-    - source: salt://guivm-stack/files/gui-qube-session
-    - makedirs: True
-    - user: root
-    - group: root
-    - mode: '0755'
+      - test: guivm-stack-daemon-package
 
 guivm-stack-session-conf:
   file.managed:
@@ -74,34 +45,16 @@ guivm-stack-session-conf:
     - source: salt://guivm-stack/files/session.conf.jinja
     - template: jinja
     - context:
-        xsession: {{ xsession }}
+        xsession: {{ map.XSESSION[family] }}
     - makedirs: True
     - user: root
     - group: root
     - mode: '0644'
-
-guivm-stack-rpc-session:
-  file.managed:
-    - name: /etc/qubes-rpc/guivm-stack.Session
-    - source: salt://guivm-stack/files/guivm-stack.Session
-    - user: root
-    - group: root
-    - mode: '0755'
     - require:
-      - file: guivm-stack-session-helper
-      - file: guivm-stack-session-conf
-
-guivm-stack-daemon-reload:
-  cmd.run:
-    - name: systemctl daemon-reload
-    - onchanges:
-      - file: guivm-stack-gui-agent-dropin
-      - file: guivm-stack-guid-unit
+      - pkg: guivm-stack-template-packages
 
 guivm-stack-guid-enabled:
   service.enabled:
-    - name: guivm-stack-guid.service
+    - name: {{ map.GUID_UNIT }}
     - require:
       - pkg: guivm-stack-template-packages
-      - file: guivm-stack-guid-unit
-      - cmd: guivm-stack-daemon-reload

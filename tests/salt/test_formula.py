@@ -235,7 +235,7 @@ KNOWN_FUNCTIONS = {
     'pkg.installed', 'pkg.removed', 'pkg.purged',
     'file.managed', 'file.absent', 'file.directory', 'file.symlink', 'file.append',
     'file.blockreplace', 'file.replace', 'file.line',
-    'cmd.run',
+    'cmd.run', 'test.fail_without_changes',
     'service.enabled', 'service.disabled', 'service.running', 'service.dead',
 }
 QVM_VM_ACTIONS = {'exists', 'running', 'missing', 'halted', 'absent', 'present', 'clone',
@@ -244,6 +244,78 @@ QVM_VM_ACTIONS = {'exists', 'running', 'missing', 'halted', 'absent', 'present',
 REQUISITES = {'require', 'watch', 'onchanges', 'onfail', 'prereq', 'use', 'listen'}
 REQUISITES |= {r + '_in' for r in list(REQUISITES)} | {r + '_any' for r in ('require', 'watch', 'onchanges', 'onfail')}
 GUARDS = {'unless', 'onlyif', 'creates', 'onchanges'}
+# Salt's own keywords every state takes (requisites, guards, name, ...)
+SALT_KEYWORDS = REQUISITES | GUARDS | {'name', 'order', 'failhard', 'reload_modules', 'retry'}
+
+# What Qubes 4.2's qvm state module accepts, written by hand from
+# QubesOS/qubes-mgmt-salt-dom0-qvm, branch release4.2 (version 4.2.1, commit
+# bc98abb8): _states/ext_state_qvm.py passes the keyword arguments to the
+# functions of _modules/ext_module_qvm.py, whose argparse definitions are the
+# list below; qubes-mgmt-salt-base's module_utils.ModuleBase also pops
+# status-mode, debug-mode and run-post-hook. An unknown keyword is not an
+# error there: create_argv_list() only looks at the keywords it knows, so a
+# misspelt or unsupported one (keyboard_layout in qvm.prefs, say) is silently
+# dropped. Hence this table.
+_QVM_COMMON = {'status-mode', 'debug-mode', 'run-post-hook'}
+QVM_PREFS_42 = {
+    'autostart', 'debug', 'default-user', 'default_user', 'default-dispvm', 'default_dispvm',
+    'management-dispvm', 'management_dispvm', 'guivm', 'audiovm', 'template-for-dispvms',
+    'template_for_dispvms', 'dispvm-allowed', 'virt-mode', 'virt_mode', 'label', 'last-backup',
+    'last_backup', 'include-in-backups', 'include_in_backups', 'installed-by-rpm',
+    'installed_by_rpm', 'ip', 'kernel', 'kernelopts', 'mac', 'maxmem', 'memory', 'netvm',
+    'pci-strictreset', 'pci_strictreset', 'pcidevs', 'provides-network', 'template',
+    'qrexec-timeout', 'qrexec_timeout', 'updateable', 'vcpus', 'action', 'get', 'set'}
+QVM_ARGS_42 = {
+    'qvm.prefs': QVM_PREFS_42,
+    # qvm.present -> module qvm.create
+    'qvm.present': {'template', 'label', 'class', 'mem', 'vcpus', 'root-move-from',
+                    'root-copy-from', 'flags'},
+    'qvm.service': {'list', 'enable', 'disable', 'default'},
+    'qvm.features': {'list', 'enable', 'disable', 'default', 'set'},
+    'qvm.tags': {'list', 'add', 'present', 'del', 'absent'},
+    'qvm.template_installed': {'fromrepo', 'pool'},
+    'qvm.absent': {'flags', 'just-db', 'quiet', 'force-root'},
+    'qvm.exists': set(), 'qvm.missing': set(),
+    'qvm.shutdown': {'flags', 'quiet', 'kill', 'force', 'wait', 'all', 'exclude'},
+    # qvm.vm: the actions (validated by structure_problems) and their lists
+    'qvm.vm': {'actions', 'exists', 'running', 'missing', 'halted', 'absent', 'present', 'clone',
+               'prefs', 'devices', 'service', 'features', 'firewall', 'tags', 'unpause', 'pause',
+               'shutdown', 'kill', 'start', 'run'},
+}
+QVM_LABELS_42 = {'red', 'yellow', 'green', 'blue', 'purple', 'orange', 'gray', 'black'}
+
+
+def qvm_argument_problems(hs):
+    """Every qvm.* state's keyword arguments against QVM_ARGS_42."""
+    problems = []
+    for sid, (fun, kw, sls) in sorted(hs.states.items()):
+        if not fun.startswith('qvm.'):
+            continue
+        if fun not in QVM_ARGS_42:
+            problems.append('%s: %s is not in the 4.2 table' % (sid, fun))
+            continue
+        for k, v in kw.items():
+            if k in SALT_KEYWORDS:
+                continue
+            if k not in QVM_ARGS_42[fun] | _QVM_COMMON:
+                problems.append('%s: %s does not take %s (4.2 drops it silently)' % (sid, fun, k))
+            elif fun in ('qvm.service', 'qvm.features', 'qvm.tags') and k != 'set' and \
+                    not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                problems.append('%s: %s %s must be a list of names, got %r' % (sid, fun, k, v))
+            elif fun == 'qvm.features' and k == 'set' and not (
+                    isinstance(v, list) and all(isinstance(x, dict) and len(x) == 1 and
+                                                all(isinstance(y, str) for y in x.values())
+                                                for x in v)):
+                problems.append('%s: qvm.features set must be a list of one-key mappings '
+                                'with string values, got %r' % (sid, v))
+            elif k == 'label' and v not in QVM_LABELS_42:
+                problems.append('%s: label %r' % (sid, v))
+            elif fun == 'qvm.prefs' and k in ('memory', 'maxmem', 'vcpus') and \
+                    not isinstance(v, int):
+                problems.append('%s: %s must be an integer, got %r' % (sid, k, v))
+            elif fun == 'qvm.prefs' and k == 'autostart' and not isinstance(v, bool):
+                problems.append('%s: autostart must be a boolean, got %r' % (sid, v))
+    return problems
 
 
 def structure_problems(hs):
@@ -562,63 +634,138 @@ def first_match(rules, service, argument, source, target, system):
     return None
 
 
-# 90-admin-default.policy includes these files per method class (Qubes'
-# generate-admin-policy); the test's own classification of the methods it asks.
-ADMIN_CLASS = {
-    'admin.vm.List': 'local-ro', 'admin.vm.property.Get': 'local-ro',
-    'admin.vm.feature.Get': 'local-ro', 'admin.vm.volume.List': 'local-ro',
-    'admin.vm.firewall.Get': 'local-ro', 'admin.vm.CurrentState': 'local-ro',
-    'admin.vm.Start': 'local-rwx', 'admin.vm.Shutdown': 'local-rwx',
-    'admin.vm.Kill': 'local-rwx', 'admin.vm.Pause': 'local-rwx',
-    'admin.vm.Remove': 'local-rwx', 'admin.vm.property.Set': 'local-rwx',
-    'admin.vm.property.Reset': 'local-rwx', 'admin.vm.feature.Set': 'local-rwx',
-    'admin.vm.feature.Remove': 'local-rwx', 'admin.vm.tag.Set': 'local-rwx',
-    'admin.vm.tag.Remove': 'local-rwx', 'admin.vm.device.pci.Attach': 'local-rwx',
-    'admin.vm.device.pci.Assign': 'local-rwx', 'admin.vm.device.usb.Attach': 'local-rwx',
-    'admin.vm.firewall.Set': 'local-rwx', 'admin.vm.volume.Resize': 'local-rwx',
-    'admin.vm.volume.Import': 'local-rwx', 'admin.vm.volume.CloneTo': 'local-rwx',
-    'admin.vm.CreateDisposable': 'local-rwx', 'admin.vm.Console': 'local-rwx',
-    'admin.property.Get': 'global-ro', 'admin.pool.List': 'global-ro',
-    'admin.label.List': 'global-ro', 'admin.backup.Info': 'global-ro',
-    'admin.vm.Create.AppVM': 'global-rwx', 'admin.vm.Create.StandaloneVM': 'global-rwx',
-    'admin.vm.Create.TemplateVM': 'global-rwx', 'admin.vm.CreateInPool.AppVM': 'global-rwx',
-    'admin.property.Set': 'global-rwx', 'admin.label.Create': 'global-rwx',
-    'admin.pool.Add': 'global-rwx', 'admin.backup.Execute': 'global-rwx',
-    'policy.Replace': 'policy-rwx', 'policy.include.Replace': 'policy-rwx',
+# Qubes 4.2's Admin API methods and the one include file 90-admin-default.policy
+# sends each of them to, written by hand from QubesOS/qubes-core-admin branch
+# release4.2 (4.2.39): generate-admin-policy writes "!include-service METHOD *
+# include/admin-SCOPE-RWX" from each method's classifiers in qubes/api/admin.py
+# (scope local/global; rwx when write or execute, else ro), and
+# 90-admin-default.policy.header adds admin.vm.Console, volume.Import(WithSize)
+# (local-rwx) and the mic device class. Note the 4.2 oddities: admin.vm.Remove
+# and admin.vm.CreateDisposable are global, admin.backup.Info is local.
+_LOCAL_RO_42 = [
+    'admin.vm.property.List', 'admin.vm.property.Get', 'admin.vm.property.GetAll',
+    'admin.vm.property.GetDefault', 'admin.vm.property.Help', 'admin.vm.volume.List',
+    'admin.vm.volume.Info', 'admin.vm.volume.ListSnapshots', 'admin.vm.tag.List', 'admin.vm.tag.Get',
+    'admin.vm.feature.List', 'admin.vm.feature.Get', 'admin.vm.feature.CheckWithTemplate',
+    'admin.vm.feature.CheckWithNetvm', 'admin.vm.feature.CheckWithAdminVM',
+    'admin.vm.feature.CheckWithTemplateAndAdminVM', 'admin.vm.firewall.Get', 'admin.backup.Info',
+    'admin.vm.CurrentState'] + ['admin.vm.device.%s.%s' % (c, m) for c in ('pci', 'block', 'usb', 'mic')
+                                for m in ('Available', 'List')]
+_LOCAL_RWX_42 = [
+    'admin.vm.property.Set', 'admin.vm.property.Reset', 'admin.vm.volume.Revert',
+    'admin.vm.volume.CloneFrom', 'admin.vm.volume.CloneTo', 'admin.vm.volume.Resize',
+    'admin.vm.volume.Clear', 'admin.vm.volume.Set.revisions_to_keep', 'admin.vm.volume.Set.rw',
+    'admin.vm.volume.Set.ephemeral', 'admin.vm.tag.Set', 'admin.vm.tag.Remove', 'admin.vm.Console',
+    'admin.vm.Start', 'admin.vm.Shutdown', 'admin.vm.Pause', 'admin.vm.Unpause', 'admin.vm.Kill',
+    'admin.vm.feature.Remove', 'admin.vm.feature.Set', 'admin.vm.firewall.Set',
+    'admin.vm.firewall.Reload', 'admin.vm.volume.Import', 'admin.vm.volume.ImportWithSize'] + [
+    'admin.vm.device.%s.%s' % (c, m) for c in ('pci', 'block', 'usb', 'mic')
+    for m in ('Attach', 'Detach', 'Set.persistent')]
+_GLOBAL_RO_42 = [
+    'admin.vmclass.List', 'admin.vm.List', 'admin.property.List', 'admin.property.Get',
+    'admin.property.GetAll', 'admin.property.GetDefault', 'admin.property.Help', 'admin.pool.List',
+    'admin.pool.ListDrivers', 'admin.pool.Info', 'admin.pool.UsageDetails', 'admin.pool.volume.List',
+    'admin.label.List', 'admin.label.Get', 'admin.label.Index', 'admin.Events',
+    'admin.deviceclass.List', 'admin.vm.Stats']
+_GLOBAL_RWX_42 = [
+    'admin.property.Set', 'admin.property.Reset', 'admin.pool.Add', 'admin.pool.Remove',
+    'admin.pool.Set.revisions_to_keep', 'admin.pool.Set.ephemeral_volatile', 'admin.label.Create',
+    'admin.label.Remove', 'admin.vm.CreateDisposable', 'admin.vm.Remove', 'admin.backup.Execute',
+    'admin.backup.Cancel'] + ['admin.vm.%s.%s' % (c, t) for c in ('Create', 'CreateInPool')
+                              for t in ('AppVM', 'DispVM', 'StandaloneVM', 'TemplateVM')]
+ADMIN_INCLUDE_42 = {}
+for _names, _inc in ((_LOCAL_RO_42, 'admin-local-ro'), (_LOCAL_RWX_42, 'admin-local-rwx'),
+                     (_GLOBAL_RO_42, 'admin-global-ro'), (_GLOBAL_RWX_42, 'admin-global-rwx')):
+    for _m in _names:
+        ADMIN_INCLUDE_42[_m] = _inc
+# The stock include files (4.2): each -ro file includes its -rwx file first,
+# then its own lines; the -rwx files hold only comments. There is no path
+# from a local method to a global file or back.
+STOCK_INCLUDES_42 = {
+    'admin-local-ro': '!include include/admin-local-rwx\n',
+    'admin-local-rwx': '',
+    'admin-global-ro': '!include include/admin-global-rwx\n',
+    'admin-global-rwx': '',
 }
-INCLUDES_FOR = {
-    'local-ro': ['admin-local-ro', 'admin-local-rwx', 'admin-global-ro', 'admin-global-rwx'],
-    'local-rwx': ['admin-local-rwx', 'admin-global-rwx'],
-    'global-ro': ['admin-global-ro', 'admin-global-rwx'],
-    'global-rwx': ['admin-global-rwx'],
-    'policy-rwx': ['admin-policy-rwx'],
-}
+# The lines of 4.2's 90-default.policy for the services the checks ask about
+# (same branch, qubes-rpc-policy/90-default.policy); it comes after
+# 90-admin-default.policy, which holds only !include-service lines.
+DEFAULT_POLICY_42 = """
+qubes.Filecopy          *  @anyvm  @anyvm   ask
+qubes.GetImageRGBA      *  @anyvm  @dispvm  allow
+qubes.GetImageRGBA      *  @anyvm  @anyvm   ask
+qubes.OpenInVM          *  @anyvm  @dispvm  allow
+qubes.OpenInVM          *  @anyvm  @anyvm   ask
+qubes.OpenURL           *  @anyvm  @dispvm  allow
+qubes.OpenURL           *  @anyvm  @anyvm   ask
+qubes.StartApp          *  @anyvm  @dispvm  allow
+qubes.StartApp          *  @anyvm  @anyvm   ask
+qubes.SyncAppMenus      *  @anyvm  dom0     allow
+qubes.VMShell           *  @anyvm  @dispvm  allow
+qubes.VMShell           *  @anyvm  @anyvm   deny
+qubes.VMRootShell       *  @anyvm  @anyvm   deny
+qubes.VMExec            *  @anyvm  @dispvm  allow
+qubes.VMExec            *  @anyvm  @anyvm   deny
+qubes.VMExecGUI         *  @anyvm  @dispvm  allow
+qubes.VMExecGUI         *  @anyvm  @anyvm   deny
+qubes.ClipboardPaste    *  @anyvm  @anyvm   ask
+"""
+ESCAPE_SERVICES = ['qubes.VMShell', 'qubes.VMRootShell', 'qubes.VMExec', 'qubes.VMExecGUI',
+                   'qubes.OpenURL', 'qubes.OpenInVM', 'qubes.Filecopy']
+
+ADMIN_CLASS = {m: inc[len('admin-'):] for m, inc in ADMIN_INCLUDE_42.items()}
+ADMIN_CLASS.update({'policy.Replace': 'policy-rwx', 'policy.include.Replace': 'policy-rwx'})
 WRITE_METHODS = sorted(m for m, c in ADMIN_CLASS.items() if c.endswith('rwx'))
 READ_METHODS = sorted(m for m, c in ADMIN_CLASS.items() if c.endswith('-ro'))
+# methods whose target is a qube (not dom0): local ones, and 4.2's two
+# "global" methods that name a qube
+PER_QUBE_METHODS = {m for m, c in ADMIN_CLASS.items() if c.startswith('local')} | {
+    'admin.vm.Remove', 'admin.vm.CreateDisposable'}
 GUI_SERVICES = ['qubes.StartApp', 'qubes.GetImageRGBA', 'qubes.GetAppmenus',
                 'qubes.SetMonitorLayout', 'qubes.WaitForSession', 'qubes.ClipboardCopy',
                 'qubes.ClipboardPaste']
 
 
+def include_rules(name, service, added, seen=()):
+    """The rules an !include-service of include/NAME yields for service,
+    following !include lines as qrexec 4.2 does (load_policy_file_service)."""
+    if name in seen:
+        raise PolicySyntaxError('circular include %s' % name)
+    rules = []
+    text = STOCK_INCLUDES_42[name] + added.get(name, '')
+    own = []
+    for line in text.splitlines():
+        if line.strip().startswith('!include '):
+            if own:
+                rules += parse_include('\n'.join(own), service, '*', name)
+                own = []
+            rules += include_rules(line.split()[1][len('include/'):], service, added,
+                                   seen + (name,))
+        else:
+            own.append(line)
+    return rules + parse_include('\n'.join(own), service, '*', name)
+
+
 class Policy:
-    """Our policy.d file, then 90-admin-default's include files (their stock
-    content is empty; `include` holds what the states add), then deny."""
+    """Qubes 4.2's policy.d as the formula leaves it, for one request:
+    45-guivm-stack.policy, then 90-admin-default.policy (the method's include
+    file: stock content plus what the states add, `include`), then
+    90-default.policy (DEFAULT_POLICY_42), then qrexec's default deny."""
 
     def __init__(self, rules, include, system):
         self.rules = rules
-        self.include = include      # {'admin-global-rwx': text}
+        self.include = include      # {'admin-global-rwx': added text}
         self.system = system
+        self.default = parse_policy(DEFAULT_POLICY_42, '90-default.policy')
 
     def decide(self, service, argument, source, target):
-        rule = first_match(self.rules, service, argument, source, target, self.system)
+        rules = list(self.rules)
+        if service in ADMIN_INCLUDE_42:
+            rules += include_rules(ADMIN_INCLUDE_42[service], service, self.include)
+        rules += self.default
+        rule = first_match(rules, service, argument, source, target, self.system)
         if rule:
             return rule.action, rule.where
-        cls = ADMIN_CLASS.get(service)
-        for inc in INCLUDES_FOR.get(cls, []):
-            rules = parse_include(self.include.get(inc, ''), service, '*', inc)
-            rule = first_match(rules, service, argument, source, target, self.system)
-            if rule:
-                return rule.action, rule.where
         return 'default-deny', None
 
     def allowed(self, service, argument, source, target):
@@ -675,15 +822,23 @@ class Variant:
         qube with its guivm (qubesd adds the guivm-NAME tag) and tags, plus
         `extra` (name, tags, dvm) fixtures."""
         s = System()
+        # Qubes' global default_dispvm, which every qube without its own uses
+        s.add('default-dvm', ['guivm-dom0'], dvm=True)
         for name in self.guivms():
-            s.add(name, ['guivm-dom0'])
+            d = s.add(name, ['guivm-dom0'], default_dispvm='default-dvm')
+            for kw in self.dom0.of('qvm.prefs').values():
+                if kw['name'] == name and 'default_dispvm' in kw:
+                    d['default_dispvm'] = kw['default_dispvm'] or None
         for kw in self.dom0.of('qvm.prefs').values():
             if kw.get('guivm') and kw['guivm'] != 'dom0':
-                s.add(kw['name'], ['guivm-' + kw['guivm']], dvm=kw['name'].endswith('-dvm'))
+                s.add(kw['name'], ['guivm-' + kw['guivm']], dvm=kw['name'].endswith('-dvm'),
+                      default_dispvm='default-dvm')
         for kw in self.dom0.of('qvm.tags').values():
             s.add(kw['name'], kw.get('add', []))
         for name, tags, dvm in extra:
             s.add(name, tags, dvm=dvm)
+        for t in self.templates:
+            s.add(t, ['guivm-dom0'], kind='TemplateVM')
         s.add('vault')          # nobody's qube
         return s
 
@@ -707,6 +862,47 @@ def structural_checks(v):
     for target, hs in [('dom0', v.revert)] + sorted(v.template_revert.items()):
         check('%s/%s revert: known functions, valid requisites, guarded cmd.run (%d states)'
               % (v.label, target, len(hs.states)), lambda hs=hs: structure_problems(hs))
+
+    for target, hs in [('dom0', v.dom0), ('dom0 revert', v.revert)]:
+        check('%s/%s: every qvm.* state\'s keyword arguments are ones Qubes 4.2\'s qvm state '
+              'module accepts (hand-written table)' % (v.label, target),
+              lambda hs=hs: qvm_argument_problems(hs))
+
+    def package_names():
+        names = {}
+        for line in open(os.path.join(ROOT, 'packaging', 'names')):
+            if line.strip() and not line.startswith('#'):
+                role, name = line.split()[:2]
+                names[role] = name
+        problems = []
+        for family in ('Debian', 'RedHat'):
+            hs = Highstate(['guivm-stack.template'], v.pillar, template_grains('t', family))
+            pkgs = hs.of('pkg.installed')['guivm-stack-template-packages']['pkgs']
+            if names['daemon'] not in pkgs:
+                problems.append('%s: %s not installed: %r' % (family, names['daemon'], pkgs))
+            check_state = hs.of('test.fail_without_changes').get('guivm-stack-daemon-package')
+            if not check_state or names['daemon'] not in check_state['unless'] or \
+                    names['daemon'] not in check_state['name']:
+                problems.append('%s: no clear failure when %s is missing' % (family, names['daemon']))
+            req = hs.of('pkg.installed')['guivm-stack-template-packages'].get('require', [])
+            if {'test': 'guivm-stack-daemon-package'} not in req:
+                problems.append('%s: the packages do not wait for the check' % family)
+        for hs in [v.dom0] + list(v.template_hs.values()):
+            for kw in hs.of('pkg.installed').values():
+                if names['tools'] in kw.get('pkgs', []) or names['proxy'] in kw.get('pkgs', []):
+                    problems.append('installs %r' % kw['pkgs'])
+        proxy_check = v.dom0.of('test.fail_without_changes').get('guivm-stack-proxy-package')
+        if not proxy_check or 'rpm -q --quiet %s' % names['proxy'] != proxy_check['unless']:
+            problems.append('no dom0 check of %s: %r' % (names['proxy'], proxy_check))
+        for sid, kw in v.dom0.of('file.managed').items():
+            if sid.startswith('guivm-stack-xsession') or sid == 'guivm-stack-sessions-conf':
+                if not any('guivm-stack-proxy-package' in str(r) or 'sessions-conf' in str(r)
+                           for r in kw.get('require', [])):
+                    problems.append('%s does not wait for the package check' % sid)
+        return problems
+    check('%s: package names are packaging/names\'; a missing daemon or proxy package stops '
+          'the states after one message; the tools package is never installed' % v.label,
+          package_names)
 
     def ids_unique_across_deploy_and_revert():
         both = set(v.dom0.states) & set(v.revert.states)
@@ -869,9 +1065,13 @@ def revert_checks(v):
         cmds = [kw['name'] for kw in v.revert.of('cmd.run').values()]
         for kw in v.dom0.of('qvm.prefs').values():
             if kw.get('guivm') and kw['guivm'] != 'dom0':
-                want = 'qvm-prefs --default -- %s guivm' % kw['name']
-                if want not in cmds:
-                    problems.append('guivm of %s is not reset' % kw['name'])
+                m = kw['name']
+                restore = [c for c in cmds if 'qvm-features -- %s "guivm-stack-saved.$p"' % m in c
+                           and 'for p in guivm;' in c
+                           and 'qvm-prefs --default -- %s guivm' % m in c]
+                if not restore:
+                    problems.append('guivm of %s is not restored from guivm-stack-saved.guivm '
+                                    '(or reset)' % m)
         for kw in v.dom0.of('qvm.tags').values():
             for tag in kw.get('add', []):
                 if 'qvm-tags -- %s del %s' % (kw['name'], tag) not in cmds:
@@ -929,7 +1129,7 @@ def must_deny(method):
     """Calls on a qube that our file must deny itself (so that later files
     cannot grant them): GUI services and per-qube Admin API methods. Global
     methods called with a qube as target match no include line anyway."""
-    return not ADMIN_CLASS.get(method, 'local').startswith(('global', 'policy'))
+    return method in PER_QUBE_METHODS or not method.startswith(('admin.', 'policy.'))
 
 
 def nothing_on(pol, gui, targets):
@@ -1132,7 +1332,7 @@ def scope_multi_user(v):
     def members_assigned():
         problems = []
         for name, d in system.domains.items():
-            if name in guis or name in ('dom0', 'vault'):
+            if name in guis or name in ('dom0', 'vault', 'default-dvm') or name in v.templates:
                 continue
             owners = [g for g, t in guis.items() if t in d['tags']]
             gtags = [t for t in d['tags'] if t.startswith('guivm-')]
@@ -1340,6 +1540,19 @@ def bad_pillar_checks():
         ('tag too long for admin.vm.tag.Remove+TAG',
          lambda c: c['guivms']['sys-gui-a'].update({'tag': 'u' * 44})),
         ('label not a Qubes label', lambda c: c['guivms']['sys-gui-a'].update({'label': 'pink'})),
+        ('adopt not a boolean', lambda c: c['guivms']['sys-gui-a'].update({'adopt': 'yes'})),
+        ('autologin without a dom0 user',
+         lambda c: c['guivms']['sys-gui-a'].update(
+             {'kiosk': True, 'autologin': True, 'kiosk-apps': {'web': ['firefox']}})),
+        ('autologin on a non-kiosk',
+         lambda c: c['guivms']['sys-gui-a'].update({'autologin': True, 'user': 'alice'})),
+        ('one dom0 user bound to two GUI qubes',
+         lambda c: (c['guivms']['sys-gui-a'].update({'user': 'alice'}),
+                    c['guivms'].update({'sys-gui-b': {'user': 'alice'}}))),
+        ('dom0 user with a shell metacharacter',
+         lambda c: c['guivms']['sys-gui-a'].update({'user': 'al;ice'})),
+        ('default-dispvm with a space',
+         lambda c: c['guivms']['sys-gui-a'].update({'default-dispvm': 'a b'})),
         ('feature value with a space',
          lambda c: c['guivms']['sys-gui-a'].update({'features': {'x': 'a b'}})),
     ]
@@ -1430,8 +1643,176 @@ e:
                         used.add(kw['source'][len('salt://'):])
         files = {os.path.join('guivm-stack', 'files', f)
                  for f in os.listdir(os.path.join(SALT, 'guivm-stack', 'files'))}
-        return ['%s is not used by any state' % f for f in sorted(files - used)]
-    check('every file in salt/guivm-stack/files is installed by some state', no_orphans)
+        # the rest is the packages': `make install` (which the .deb and .rpm
+        # use) installs it from $(SALT_FILES)
+        makefile = open(os.path.join(ROOT, 'Makefile')).read()
+        packaged = {f for f in files if '$(SALT_FILES)/' + os.path.basename(f) in makefile}
+        problems = ['%s is neither used by a state nor installed by make install' % f
+                    for f in sorted(files - used - packaged)]
+        problems += ['%s is deployed by a state and by the packages' % f
+                     for f in sorted(used & packaged)]
+        return problems
+    check('every file in salt/guivm-stack/files is installed by exactly one of a state or the '
+          'packages (make install)', no_orphans)
+
+
+# --------------------------------------------------------------------- checks: questions
+
+# What an administrator would ask, with the answer written down. Each is one
+# qrexec request evaluated against Qubes 4.2's policy.d as the formula leaves
+# it (Policy: our file, the include files 90-admin-default.policy sends the
+# method to, 90-default.policy, default deny). "allow" includes ask.
+# (variant, question, service, argument, source, target, answer)
+QUESTIONS = [
+    ('kiosk', 'can the kiosk GUI qube attach a PCI device to itself',
+     'admin.vm.device.pci.Attach', '+dom0+00_02.0', 'sys-gui-kiosk', 'sys-gui-kiosk', 'deny'),
+    ('kiosk', 'can the kiosk give itself a network', 'admin.vm.property.Set', '+netvm',
+     'sys-gui-kiosk', 'sys-gui-kiosk', 'deny'),
+    ('kiosk', 'can the kiosk open a shell in a new disposable', 'qubes.VMShell', '+',
+     'sys-gui-kiosk', '@dispvm', 'deny'),
+    ('kiosk', 'can the kiosk run a command in a disposable of its own template', 'qubes.VMExec',
+     '+', 'sys-gui-kiosk', '@dispvm:kiosk-dvm', 'deny'),
+    ('kiosk', 'can the kiosk open a URL in a disposable', 'qubes.OpenURL', '+', 'sys-gui-kiosk',
+     '@dispvm', 'deny'),
+    ('kiosk', 'can the kiosk open a file in kiosk-docs', 'qubes.OpenInVM', '+', 'sys-gui-kiosk',
+     'kiosk-docs', 'deny'),
+    ('kiosk', 'can the kiosk copy a file to kiosk-web', 'qubes.Filecopy', '+', 'sys-gui-kiosk',
+     'kiosk-web', 'deny'),
+    ('kiosk', 'can the kiosk start a terminal in kiosk-web', 'qubes.StartApp', '+xterm',
+     'sys-gui-kiosk', 'kiosk-web', 'deny'),
+    ('kiosk', 'can the kiosk start firefox-esr in kiosk-web', 'qubes.StartApp', '+firefox-esr',
+     'sys-gui-kiosk', 'kiosk-web', 'allow'),
+    ('kiosk', 'can the kiosk start firefox-esr in a new disposable of kiosk-dvm',
+     'qubes.StartApp', '+firefox-esr', 'sys-gui-kiosk', '@dispvm:kiosk-dvm', 'allow'),
+    ('kiosk', 'can the kiosk start firefox-esr in its default disposable', 'qubes.StartApp',
+     '+firefox-esr', 'sys-gui-kiosk', '@dispvm', 'deny'),
+    ('kiosk', 'can the kiosk create a disposable through the Admin API',
+     'admin.vm.CreateDisposable', '+', 'sys-gui-kiosk', 'kiosk-dvm', 'deny'),
+    ('kiosk', 'can the kiosk make what it creates displayed by another GUI qube',
+     'admin.vm.feature.Set', '+set-created-guivm', 'sys-gui-kiosk', 'sys-gui-kiosk', 'deny'),
+    ('kiosk', 'can the kiosk keep its keyboard layout in sync', 'admin.vm.property.Set',
+     '+keyboard_layout', 'sys-gui-kiosk', 'sys-gui-kiosk', 'allow'),
+    ('multi-user', "can Bob's GUI qube create a disposable of Alice's disposable template",
+     'admin.vm.CreateDisposable', '+', 'sys-gui-bob', 'alice-dvm', 'deny'),
+    ('multi-user', "can Bob's GUI qube start an application in a disposable of Alice's",
+     'qubes.StartApp', '+firefox-esr', 'sys-gui-bob', '@dispvm:alice-dvm', 'deny'),
+    ('multi-user', "can Bob's GUI qube make what it creates tagged for Alice",
+     'admin.vm.feature.Set', '+tag-created-vm-with', 'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube make what it creates displayed by Alice's",
+     'admin.vm.feature.Set', '+set-created-guivm', 'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube tag one of his qubes for Alice", 'admin.vm.tag.Set',
+     '+user-alice', 'sys-gui-bob', 'bob-work', 'deny'),
+    ('multi-user', "can Bob's GUI qube (local-rwx) attach a PCI device to itself",
+     'admin.vm.device.pci.Attach', '+dom0+00_14.0', 'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube give itself a network", 'admin.vm.property.Set', '+netvm',
+     'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube change its own kernel", 'admin.vm.property.Set',
+     '+kernel', 'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube open its own console", 'admin.vm.Console', '+',
+     'sys-gui-bob', 'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube remove itself", 'admin.vm.Remove', '+', 'sys-gui-bob',
+     'sys-gui-bob', 'deny'),
+    ('multi-user', "can Bob's GUI qube attach a USB device to bob-work",
+     'admin.vm.device.usb.Attach', '+sys-usb+2-1', 'sys-gui-bob', 'bob-work', 'allow'),
+    ('multi-user', "can Bob's GUI qube change bob-work's memory", 'admin.vm.property.Set',
+     '+memory', 'sys-gui-bob', 'bob-work', 'allow'),
+    ('multi-user', "can Alice's GUI qube create a disposable of alice-dvm",
+     'admin.vm.CreateDisposable', '+', 'sys-gui-alice', 'alice-dvm', 'allow'),
+    ('multi-user', "can Alice's GUI qube start an application in a new alice-dvm disposable",
+     'qubes.StartApp', '+firefox-esr', 'sys-gui-alice', '@dispvm:alice-dvm', 'allow'),
+    ('multi-user', "can Alice's GUI qube open a shell in its default disposable",
+     'qubes.VMShell', '+', 'sys-gui-alice', '@dispvm', 'deny'),
+    ('multi-user', "can Alice's GUI qube read a template's menu (menus of her qubes)",
+     'qubes.GetAppmenus', '+', 'sys-gui-alice', 'debian-12-xfce', 'allow'),
+    ('multi-user', "does a template displayed by Alice's GUI qube sync its menus there",
+     'qubes.SyncAppMenus', '+', 'alice-work', '@adminvm', 'allow'),
+    ('multi-user', "can Alice's tray widgets list dom0's volumes", 'admin.vm.volume.List', '+',
+     'sys-gui-alice', '@adminvm', 'allow'),
+    ('multi-user', "can Alice's tray widgets list dom0's PCI devices",
+     'admin.vm.device.pci.Available', '+', 'sys-gui-alice', '@adminvm', 'allow'),
+    ('multi-user', "can Alice's tray widgets read dom0's feature internal",
+     'admin.vm.feature.Get', '+internal', 'sys-gui-alice', '@adminvm', 'allow'),
+    ('multi-user', "can Alice's GUI qube read dom0's other features", 'admin.vm.feature.Get',
+     '+something', 'sys-gui-alice', '@adminvm', 'deny'),
+    ('multi-user', "can Alice's GUI qube read the backup settings", 'admin.backup.Info', '+',
+     'sys-gui-alice', '@adminvm', 'deny'),
+    ('multi-user', "can Alice's GUI qube list the storage pools", 'admin.pool.List', '+',
+     'sys-gui-alice', '@adminvm', 'deny'),
+    ('multi-user', "can Alice's GUI qube set its own keyboard layout", 'admin.vm.property.Set',
+     '+keyboard_layout', 'sys-gui-alice', 'sys-gui-alice', 'allow'),
+    ('multi-user', 'can the guest kiosk start firefox-esr in a guest-dvm disposable',
+     'qubes.StartApp', '+firefox-esr', 'sys-gui-guest', '@dispvm:guest-dvm', 'allow'),
+    ('default', 'can the default GUI qube start an application in its default disposable',
+     'qubes.StartApp', '+xterm', 'sys-gui-stack', '@dispvm', 'deny'),
+    ('default', 'can the default GUI qube reconfigure a qube it displays',
+     'admin.vm.property.Set', '+netvm', 'sys-gui-stack', 'work', 'deny'),
+    ('default', 'can the default GUI qube start a qube it displays', 'admin.vm.Start', '+',
+     'sys-gui-stack', 'work', 'allow'),
+    ('default', 'can the default GUI qube start a new disposable of its work-dvm',
+     'admin.vm.CreateDisposable', '+', 'sys-gui-stack', 'work-dvm', 'allow'),
+    ('default', 'can the default GUI qube create a qube', 'admin.vm.Create.AppVM', '+label',
+     'sys-gui-stack', '@adminvm', 'deny'),
+    ('read-write', 'can the global-rwx GUI qube create a qube', 'admin.vm.Create.AppVM', '+red',
+     'sys-gui-stack', '@adminvm', 'allow'),
+    ('read-write', 'can the global-rwx GUI qube set a global property', 'admin.property.Set',
+     '+default_netvm', 'sys-gui-stack', '@adminvm', 'allow'),
+    ('read-write', 'can the global-rwx GUI qube reconfigure vault (not its own; 4.2 global '
+     'include files do not reach per-qube methods)', 'admin.vm.property.Set', '+netvm',
+     'sys-gui-stack', 'vault', 'deny'),
+    ('read-write', 'can the global-rwx GUI qube list dom0\'s volumes (a per-qube method on '
+     'dom0, not reached by admin-global-rwx)', 'admin.vm.volume.List', '+', 'sys-gui-stack',
+     '@adminvm', 'allow'),
+    ('read-write', 'can the global-rwx GUI qube edit the qrexec policy', 'policy.Replace',
+     '+x', 'sys-gui-stack', '@adminvm', 'deny'),
+]
+
+
+def question_checks(variants):
+    fixtures = {'default': [('work', ['guivm-sys-gui-stack'], False),
+                            ('work-dvm', ['guivm-sys-gui-stack'], True)],
+                'read-write': [('work', ['guivm-sys-gui-stack'], False)]}
+    for label, question, service, arg, source, target, want in QUESTIONS:
+        if label not in variants:
+            continue
+        v = variants[label]
+
+        def ask(v=v, label=label, service=service, arg=arg, source=source, target=target,
+                want=want):
+            got, where = v.policy(fixtures.get(label, ())).decide(service, arg, source, target)
+            got = 'allow' if got in ('allow', 'ask') else 'deny'
+            return [] if got == want else '%s%s %s -> %s: %s (%s), want %s' % (
+                service, arg, source, target, got, where, want)
+        check('%s: %s? %s' % (label, question, 'yes' if want == 'allow' else 'no'), ask)
+
+    def faithful_includes():
+        """The model itself: a line in admin-local-rwx reaches local reads and
+        writes but no global method; one in admin-global-rwx reaches global
+        methods but no local one; admin-global-ro lines no global write."""
+        s = System()
+        s.add('mgmt')
+        s.add('work')
+        problems = []
+        cases = [('admin-local-rwx', 'admin.vm.property.Get', 'work', True),
+                 ('admin-local-rwx', 'admin.vm.property.Set', 'work', True),
+                 ('admin-local-rwx', 'admin.vm.List', '@adminvm', False),
+                 ('admin-local-ro', 'admin.vm.property.Set', 'work', False),
+                 ('admin-global-rwx', 'admin.vm.Create.AppVM', '@adminvm', True),
+                 ('admin-global-rwx', 'admin.property.Get', '@adminvm', True),
+                 ('admin-global-rwx', 'admin.vm.property.Get', '@adminvm', False),
+                 ('admin-global-rwx', 'admin.vm.volume.List', '@adminvm', False),
+                 ('admin-global-ro', 'admin.vm.Create.AppVM', '@adminvm', False),
+                 ('admin-global-ro', 'admin.label.List', '@adminvm', True),
+                 ('admin-global-rwx', 'admin.vm.Remove', '@adminvm', True),
+                 ('admin-local-rwx', 'admin.backup.Info', '@adminvm', True)]
+        for inc, method, target, want in cases:
+            tok = 'work' if target == 'work' else '@adminvm'
+            p = Policy([], {inc: 'mgmt %s allow target=dom0\n' % tok}, s)
+            if p.allowed(method, '+', 'mgmt', target) != want:
+                problems.append('a line in %s %s %s on %s' % (
+                    inc, 'does not reach' if want else 'reaches', method, target))
+        return problems
+    check('harness: the include-file model is 4.2\'s (one include file per method by scope, '
+          '-ro includes -rwx first, no local/global crossing)', faithful_includes)
 
 
 # --------------------------------------------------------------------- main
@@ -1459,6 +1840,7 @@ def main():
             func(variants[label])
     if 'multi-user' in variants:
         parser_checks(variants)
+    question_checks(variants)
     bad_pillar_checks()
     harness_checks(variants)
 
