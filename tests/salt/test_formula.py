@@ -1404,6 +1404,32 @@ def scope_kiosk(v):
     check('kiosk: no global Admin API; global writes explicitly denied',
           lambda: no_global_rwx(v, gui))
 
+    def lightdm():
+        problems = []
+        fm = v.dom0.of('file.managed')
+        conf = fm.get('guivm-stack-lightdm', {}).get('contents', '')
+        for want in ('sessions-directory=/etc/guivm-stack/xsessions', 'autologin-user=kiosk',
+                     'autologin-session=guivm-stack-%s' % gui):
+            if want not in conf:
+                problems.append('lightdm conf lacks %s: %r' % (want, conf))
+        only = fm.get('guivm-stack-kiosk-xsessions', {}).get('name', '')
+        if only != '/etc/guivm-stack/xsessions/guivm-stack-%s.desktop' % gui:
+            problems.append('kiosk sessions directory: %r' % only)
+        sessions = fm.get('guivm-stack-sessions-conf', {}).get('contents', '')
+        if '%s kiosk kiosk' % gui not in sessions:
+            problems.append('sessions.conf: %r' % sessions)
+        feats = [kw for kw in v.dom0.of('qvm.features').values() if kw['name'] == gui][0]
+        spec = [x for x in feats['set'] if 'vm-config.guivm-stack-kiosk' in x]
+        if not spec or 'kiosk-web:firefox-esr' not in spec[0]['vm-config.guivm-stack-kiosk'] or \
+                '@dispvm:kiosk-dvm:firefox-esr' not in spec[0]['vm-config.guivm-stack-kiosk']:
+            problems.append('kiosk applications feature: %r' % spec)
+        reverted = {kw['name'] for kw in v.revert.of('file.absent').values()}
+        if '/etc/lightdm/lightdm.conf.d/50-guivm-stack.conf' not in reverted:
+            problems.append('revert keeps the lightdm conf')
+        return problems
+    check('kiosk: lightdm logs the kiosk user into the kiosk session and offers no other; the '
+          'applications reach the GUI qube (vm-config feature); revert undoes it', lightdm)
+
 
 # --------------------------------------------------------------------- checks: parser
 

@@ -11,6 +11,10 @@ guivm-stack:
       label: orange
       kiosk: true
       session: true
+      # lightdm logs the dom0 user kiosk in straight into this session and
+      # offers no other; the escape key goes back to the (password) greeter
+      user: kiosk
+      autologin: true
       kiosk-apps:
         kiosk-web:
           - firefox-esr

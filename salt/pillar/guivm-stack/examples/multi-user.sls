@@ -4,14 +4,16 @@
 # Several users, one GUI qube each. Each GUI qube displays and manages only
 # the qubes listed for it (their guivm is set to it and they get its tag);
 # its policy names only its own tag. Bob may also reconfigure his qubes
-# (local-rwx), Alice may only start and stop hers (managed). The guest GUI
-# qube is a kiosk: a browser in a disposable, nothing else.
+# (local-rwx), Alice may only start and stop hers (managed); each dom0 user
+# can start only their own GUI qube's session. The guest GUI qube is a kiosk:
+# a browser in a disposable, nothing else.
 guivm-stack:
   template: debian-12-xfce
   guivms:
     sys-gui-alice:
       label: blue
       tag: user-alice
+      user: alice                     # only dom0 user alice may start this session
       qubes:
         - alice-work
         - alice-web
@@ -19,6 +21,7 @@ guivm-stack:
     sys-gui-bob:
       label: green
       tag: user-bob
+      user: bob
       admin: local-rwx
       qubes:
         - bob-work
