@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <X11/keysym.h>
 
 #include "gdfix.h"
+#include "procwatch.h"
 #include "test.h"
 
 #define dpy gdfix_dpy
@@ -192,6 +194,130 @@ static void paste_policy_denies(void)
 	gdfix_stop(&f);
 }
 
+
+/* Waits until the daemon's log has a line containing needle. */
+static bool wait_log(const struct fixture *f, const char *needle, int ms)
+{
+	int64_t end = test_now_ms() + ms;
+
+	while (procwatch_lines(f->log, 0, needle, NULL, 0) <= 0) {
+		if (test_now_ms() > end) {
+			return false;
+		}
+		test_sleep_ms(20);
+	}
+	return true;
+}
+
+/*
+ * A paste policy command that misbehaves (body: a shell script) refuses the
+ * paste: the agent gets nothing, the global clipboard keeps its bytes, the
+ * daemon's log says why (want) in printable bytes only, and the daemon goes on
+ * serving its agent.
+ */
+static void policy_misbehaves(const char *body, const char *want, struct fixture *f)
+{
+	char script[PATH_MAX + 32], p[PATH_MAX + 32];
+	const char *const argv[] = { "--paste-policy-command", script, NULL };
+	struct proto_msg m;
+	FILE *fp;
+	int fd;
+
+	snprintf(script, sizeof(script), "%s/policy.sh", test_tmpdir());
+	fp = fopen(script, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "#!/bin/sh\n%s\n", body);
+	fclose(fp);
+	T_EQ(chmod(script, 0755), 0);
+	T_EQ(gdfix_start(f, NULL, argv), 0);
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin", f->clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "kept", 4) == 4);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin.source", f->clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "personal", 8) == 8);
+	close(fd);
+	T_EQ(show(f, 0x40, 300, 550, 0x444444), 0);
+	chord(350, 600, XK_v);
+	/* (the helper gives a command 5 s; the daemon waits for the helper's answer) */
+	T_ASSERT(wait_log(f, want, 3 * T_MS));
+	T_ASSERT(wait_log(f, "paste from personal refused by the paste policy", T_MS));
+	T_EQ(tagent_expect(f->a, MSG_CLIPBOARD_DATA, 200, &m), -1);
+	T_ASSERT(wait_file(f->clipdir, "qubes-clipboard.bin", "kept", 100));
+	T_ASSERT(procwatch_printable(f->log, NULL));
+	/* still serving: a new window shows */
+	T_EQ(show(f, 0x41, 600, 550, 0x454545), 0);
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
+}
+
+/* A policy that hangs is killed after 5 s with everything it started: a refusal. */
+static void paste_policy_hangs(void)
+{
+	struct fixture f;
+	char pidfile[PATH_MAX + 32], buf[32] = "";
+	int64_t end;
+	pid_t child;
+	FILE *fp;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/policy.child", test_tmpdir());
+	{
+		char body[PATH_MAX + 96];
+
+		snprintf(body, sizeof(body), "sleep 600 &\necho $! > %s\nwait", pidfile);
+		policy_misbehaves(body, "did not finish within 5000 ms: killed", &f);
+	}
+	fp = fopen(pidfile, "r");
+	T_ASSERT(fp != NULL && fgets(buf, sizeof(buf), fp) != NULL);
+	if (fp) {
+		fclose(fp);
+	}
+	child = (pid_t)atoi(buf);
+	T_ASSERT(child > 1);
+	/* the policy's own child went with it (gone, or a zombie left to this test, the subreaper) */
+	end = test_now_ms() + T_MS;
+	for (;;) {
+		char path[64], stat[256] = "";
+		FILE *sp;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+		sp = fopen(path, "r");
+		if (sp == NULL || fgets(stat, sizeof(stat), sp) == NULL || strstr(stat, ") Z ") != NULL) {
+			if (sp) {
+				fclose(sp);
+			}
+			break;
+		}
+		fclose(sp);
+		T_ASSERT(test_now_ms() < end);
+		if (test_now_ms() >= end) {
+			kill(child, SIGKILL);
+			break;
+		}
+		test_sleep_ms(20);
+	}
+	gdfix_stop(&f);
+}
+
+/* A policy that crashes refuses. */
+static void paste_policy_crashes(void)
+{
+	struct fixture f;
+
+	policy_misbehaves("kill -SEGV $$", "failed (signal 11)", &f);
+	gdfix_stop(&f);
+}
+
+/* A policy that prints garbage (escape sequences, binary) and exits with a stray status refuses; none of it is logged. */
+static void paste_policy_garbage(void)
+{
+	struct fixture f;
+
+	policy_misbehaves("head -c 200000 /dev/urandom\nprintf '\\033[2J\\377' >&2\nexit 77",
+			"failed (exit status 77)", &f);
+	gdfix_stop(&f);
+}
 
 /* -Q: the sequences run the qrexec clipboard services instead of protocol messages (a stand-in on PATH). */
 static void qrexec_clipboard(void)
@@ -428,7 +554,8 @@ static void tray_icon_dumped_before_dock(void)
 }
 
 static const struct test_case cases[] = {
-	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies), TEST(qrexec_clipboard),
+	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies), TEST(paste_policy_hangs),
+	TEST(paste_policy_crashes), TEST(paste_policy_garbage), TEST(qrexec_clipboard),
 	TEST(tray_icon_docked_and_tinted), TEST(tray_modes), TEST(tray_icon_dumped_before_dock),
 };
 
