@@ -15,6 +15,7 @@
 
 #include "proxy.h"
 #include "qgui/log.h"
+#include "qgui/version.h"
 #include "sandbox.h"
 #include "sigs.h"
 
@@ -192,8 +193,7 @@ static int parse_args(int argc, char **argv, struct px_opts *o)
 			usage(stdout);
 			return 1;
 		case O_VERSION:
-			printf("guivm-proxy 1.0 (Qubes GUI protocol %d.%d)\n", QUBES_GUID_PROTOCOL_VERSION_MAJOR,
-					QUBES_GUID_PROTOCOL_VERSION_MINOR);
+			qgui_version_print(stdout, "guivm-proxy");
 			return 1;
 		case ':':
 			return bad(opt, NULL, "needs a value");
