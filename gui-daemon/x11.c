@@ -282,12 +282,19 @@ struct x11 *x11_open(const struct gd_config *cfg, const struct x11_events *ev, v
 	x->paste_key = ks ? XKeysymToKeycode(x->dpy, ks) : 0;
 	x->gc = XCreateGC(x->dpy, x->root, 0, NULL);
 	/*
-	 * every cursor-font cursor now, during set-up: the first one may load
-	 * libXcursor and each reads cursor theme files, which the seccomp filter
-	 * installed after set-up forbids (no file opens, no executable mappings)
+	 * every cursor-font cursor now, during set-up, from the core cursor font:
+	 * XCreateFontCursor would load libXcursor and read cursor theme files
+	 * when first used, which the seccomp filter installed after set-up
+	 * forbids (no file opens, no executable mappings)
 	 */
-	for (unsigned g = 0; g < XC_num_glyphs; g += 2) {
-		x->cursors[g] = XCreateFontCursor(x->dpy, g);
+	{
+		XColor black = { .red = 0, .green = 0, .blue = 0 }, white = { .red = 0xffff, .green = 0xffff, .blue = 0xffff };
+		Font font = XLoadFont(x->dpy, "cursor");
+
+		for (unsigned g = 0; g < XC_num_glyphs; g += 2) {
+			x->cursors[g] = XCreateGlyphCursor(x->dpy, font, font, g, g + 1, &black, &white);
+		}
+		XUnloadFont(x->dpy, font);
 	}
 	x->wctx = XUniqueContext();
 	if (gethostname(x->hostname, sizeof(x->hostname) - 1) != 0) {
