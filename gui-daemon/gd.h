@@ -37,6 +37,9 @@ struct gwin {
 	bool reparented;               /* its frame has a parent other than the root (a WM frame, a tray) */
 	bool configure_pending;        /* we sent a CONFIGURE and wait for the agent to echo it */
 	struct rect pending;           /* what we sent */
+	bool pending_placed;           /* ...only to place the agent's own geometry by our rules (not the user's) */
+	bool has_prev;                 /* a CONFIGURE sent before the pending one, still unechoed: */
+	struct rect prev;              /* ...its geometry (an echo of it is stale) */
 	unsigned long cfg_serial;      /* X request serial of our last configure of the frame */
 	uint32_t transient_for;        /* remote id, 0 = none */
 	uint32_t flags_state;          /* WINDOW_FLAG_* as last reported to the agent */

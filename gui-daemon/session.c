@@ -245,7 +245,18 @@ int session_timeout(struct session *s)
 	return left < 0 ? (int)left : left > 1000 ? 1000 : (int)left;
 }
 
-static void send_configure(struct session *s, struct gwin *w)
+static bool rect_eq(const struct rect *a, const struct rect *b)
+{
+	return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
+}
+
+/*
+ * Tells the agent the window's geometry and waits for its echo before sending another.
+ * placed: only to place the agent's own geometry by our rules (on screen, override-redirect),
+ * so that a CONFIGURE of the agent's that crosses it is taken (placed again), not refused
+ * as a user's move would refuse it.
+ */
+static void send_geometry(struct session *s, struct gwin *w, bool placed)
 {
 	struct proto_msg m = { .type = MSG_CONFIGURE, .window = w->remote };
 
@@ -253,15 +264,19 @@ static void send_configure(struct session *s, struct gwin *w)
 		w->override_redirect };
 	send(s, &m);
 	if (w->remote != FULLSCREEN_WINDOW_ID) {
-		/* wait for the agent to echo this geometry before sending another */
+		w->has_prev = w->configure_pending && !rect_eq(&w->pending, &w->geom);
+		if (w->has_prev) {
+			w->prev = w->pending;
+		}
 		w->configure_pending = true;
 		w->pending = w->geom;
+		w->pending_placed = placed;
 	}
 }
 
-static bool rect_eq(const struct rect *a, const struct rect *b)
+static void send_configure(struct session *s, struct gwin *w)
 {
-	return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
+	send_geometry(s, w, false);
 }
 
 /* The override-redirect rules of reference 4.2: what the window may have, given what it asks for. */
@@ -494,7 +509,7 @@ static enum session_end on_map(struct session *s, const struct proto_msg *m, str
 	}
 	if (force_on_screen(s, w)) {
 		x11_win_configure(s->x, w);
-		send_configure(s, w);
+		send_geometry(s, w, true);
 	}
 	w->mapped = true;
 	if (!s->cfg->invisible) {
@@ -524,23 +539,34 @@ static enum session_end on_configure(struct session *s, const struct proto_msg *
 {
 	const struct proto_configure *c = &m->u.configure;
 	struct rect r = { c->x, c->y, (int32_t)c->width, (int32_t)c->height };
-	bool or;
+	bool or, crossed = false;
 
 	if (w->docked) {
 		send_configure(s, w); /* tray icons keep the size the tray gave them */
 		return SESSION_RUNNING;
 	}
 	if (w->configure_pending) {
-		if (!rect_eq(&r, &w->pending)) {
-			/* the agent has not seen ours yet: say it again, ignore this one */
+		if (rect_eq(&r, &w->pending)) {
+			w->configure_pending = w->has_prev = false;
+			if (!rect_eq(&w->geom, &w->pending)) {
+				send_configure(s, w); /* the window moved again meanwhile */
+			}
+			return SESSION_RUNNING;
+		}
+		if (w->has_prev && rect_eq(&r, &w->prev)) {
+			return SESSION_RUNNING; /* the echo of what we sent before: the pending one's follows */
+		}
+		if (!w->pending_placed) {
+			/* the user moved it and the agent has not seen that yet: say it again, ignore this one */
 			send_configure(s, w);
 			return SESSION_RUNNING;
 		}
-		w->configure_pending = false;
-		if (!rect_eq(&w->geom, &w->pending)) {
-			send_configure(s, w); /* the window moved again meanwhile */
-		}
-		return SESSION_RUNNING;
+		/*
+		 * Ours only placed the agent's earlier geometry, and the agent moved the window on
+		 * its own meanwhile (an application placing itself after mapping): its new geometry
+		 * wins, placed by the same rules, and is sent, since the agent will apply ours first.
+		 */
+		crossed = true;
 	}
 	w->geom = r;
 	/* the agent's override_redirect field is ignored; the flag is re-checked for the new size */
@@ -555,9 +581,9 @@ static enum session_end on_configure(struct session *s, const struct proto_msg *
 			x11_win_set_override_redirect(s->x, w);
 		}
 	}
-	if (force_on_screen(s, w)) {
+	if (force_on_screen(s, w) || crossed) {
 		x11_win_configure(s->x, w);
-		send_configure(s, w);
+		send_geometry(s, w, true);
 		return SESSION_RUNNING;
 	}
 	x11_win_configure(s->x, w);
@@ -661,7 +687,7 @@ static enum session_end on_flags(struct session *s, const struct proto_msg *m, s
 	x11_win_flags(s->x, w, m->u.flags.set, m->u.flags.unset);
 	if (w->mapped && force_on_screen(s, w)) {
 		x11_win_configure(s->x, w); /* no longer full screen: its border back on the screen */
-		send_configure(s, w);
+		send_geometry(s, w, true);
 	}
 	return SESSION_RUNNING;
 }
@@ -906,7 +932,7 @@ void session_screen_changed(struct session *s)
 		for (struct wnode *n = s->buckets[b]; n; n = n->next) {
 			if (force_on_screen(s, &n->w)) {
 				x11_win_configure(s->x, &n->w);
-				send_configure(s, &n->w);
+				send_geometry(s, &n->w, true);
 			}
 		}
 	}
@@ -1002,6 +1028,8 @@ static void ev_configured(void *ctx, struct gwin *w, const struct rect *r)
 	}
 	if (!w->configure_pending) {
 		send_configure(s, w);
+	} else {
+		w->pending_placed = false; /* the user's move: sent at the echo, and wins over the agent's */
 	}
 }
 

@@ -1135,8 +1135,12 @@ static void on_configure(struct x11 *x, XConfigureEvent *e)
 		return; /* not a VM window's frame, or older than our last configure of it */
 	}
 	b = x11_border(x, w);
-	if (!e->send_event) {
-		/* a real event is relative to the parent (a WM frame): translate to the root */
+	if (!e->send_event && w->reparented) {
+		/*
+		 * A real event is relative to the parent: a WM frame, translated to the root now. (On
+		 * the root the event's own position is used: translating now would pair today's
+		 * position with the event's old size.)
+		 */
 		Window child;
 
 		XTranslateCoordinates(x->dpy, w->frame, x->root, 0, 0, &fx, &fy, &child);

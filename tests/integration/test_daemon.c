@@ -204,6 +204,47 @@ static void agent_configure_burst_is_kept(void)
 	stop(&f);
 }
 
+/*
+ * The daemon places a window the agent mapped at (0, 0) inside the screen (no window manager);
+ * before the agent sees that, the application moves itself (xterm -geometry +40+40 does, after
+ * mapping). The application's move wins, placed by the same rules: the daemon sends it, takes
+ * the agent's stale echo of its first placement as stale, and the window ends at (40, 40).
+ */
+static void agent_move_crossing_placement_wins(void)
+{
+	struct fixture f;
+	struct proto_msg m;
+	Window w;
+	int x, y;
+	unsigned ww, hh;
+
+	T_EQ(start(&f, NULL), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_CREATE, .window = 0x420,
+				      .u.create = { 0, 0, 300, 100, false } }), 0);
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_MAP, .window = 0x420 }), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x420, T_MS, &m), 0);
+	T_EQ(m.u.configure.x, 2); /* placed: its border on the screen */
+	T_EQ(m.u.configure.y, 2);
+	/* the agent's own move, sent before it saw the placement */
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x420,
+				      .u.configure = { 40, 40, 300, 100, false } }), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x420, T_MS, &m), 0);
+	T_EQ(m.u.configure.x, 40);
+	T_EQ(m.u.configure.y, 40);
+	/* the agent echoes both, in order */
+	T_EQ(tagent_send(f.a, &(struct proto_msg){ .type = MSG_CONFIGURE, .window = 0x420,
+				      .u.configure = { 2, 2, 300, 100, false } }), 0);
+	T_EQ(tagent_send(f.a, &m), 0);
+	T_EQ(tagent_expect_win(f.a, MSG_CONFIGURE, 0x420, 500, &m), -1);
+	T_EQ(gdfix_barrier(&f), 0);
+	w = xrig_find_vm_window(dpy, "work", 0x420, T_MS);
+	T_ASSERT(w != None);
+	T_EQ(xrig_geometry(dpy, w, &x, &y, &ww, &hh), 0);
+	T_EQ(x, 38);
+	T_EQ(y, 38);
+	stop(&f);
+}
+
 static void input_reaches_agent(void)
 {
 	struct fixture f;
@@ -361,7 +402,7 @@ static void two_agents_busy_and_reconnecting(void)
 
 static const struct test_case cases[] = {
 	TEST(content_and_border), TEST(identity_properties), TEST(acks_in_order_and_destroy),
-	TEST(configure_both_ways), TEST(agent_configure_burst_is_kept), TEST(input_reaches_agent), TEST(violation_ends_session), TEST(sigterm_and_usage),
+	TEST(configure_both_ways), TEST(agent_configure_burst_is_kept), TEST(agent_move_crossing_placement_wins), TEST(input_reaches_agent), TEST(violation_ends_session), TEST(sigterm_and_usage),
 	TEST(forks_like_qubes_guid), TEST(two_agents_busy_and_reconnecting),
 };
 
