@@ -45,7 +45,7 @@ static double run(struct fixture *f, int n, int rw, int rh)
 
 static int start(struct fixture *f, bool xen, const char *shim)
 {
-	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, xen ? "xen" : NULL, xen ? shim : NULL, NULL, NULL, 0 };
+	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, xen ? "xen" : NULL, xen ? shim : NULL, NULL, NULL, 0, false };
 
 	if (gdfix_start(f, &o, NULL) != 0 || tagent_create(f->a, 0x10, 0, 0, W, H, false, NULL, true) != 0 ||
 			tagent_fill(f->a, 0x10, W, H, 0x202020) != 0) {

@@ -15,7 +15,8 @@ struct clip_ctx {
 	uint32_t buffer_size;     /* the configured limit */
 	bool qrexec;              /* -Q */
 	const char *policy_cmd;   /* run as "cmd SOURCE TARGET" (source: a qube name, or refused); exit 0 within
-	                           * 5 s allows; NULL or "" allows */
+	                           * 5 s allows; NULL or "": dom0's policy (policy.EvalGUI) decides in a GUI
+	                           * qube, every paste is allowed in dom0 (/etc/qubes-release) */
 };
 
 enum clip_result {

@@ -1084,7 +1084,7 @@ static const char *case_name(size_t i, void *arg)
 static void case_run(size_t i, void *arg)
 {
 	const struct hcase *hc = &cases[i];
-	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, NULL, NULL, VM, NULL, hc->version };
+	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, NULL, NULL, VM, NULL, hc->version, false };
 	struct hctx c = { .hc = hc };
 	const char *args[8] = { NULL };
 	size_t n = 0;

@@ -125,9 +125,10 @@ static bool rig_start(struct rig *r)
 static pid_t rig_daemon(struct rig *r, const char *const *extra)
 {
 	char dom[16], sock[PATH_MAX + 32], disp[64];
-	char *argv[24] = { daemon_path, "-f", "-d", dom, "-N", "work", "-c", "0x00ff00", "--clipboard-dir", r->clipdir };
+	char *argv[24] = { daemon_path, "-f", "-d", dom, "-N", "work", "-c", "0x00ff00", "--clipboard-dir", r->clipdir,
+		"--paste-policy-command", "/bin/true" };
 	char *env[] = { sock, "VCHAN_DOMAIN=1", disp, NULL };
-	int n = 10;
+	int n = 12;
 
 	snprintf(dom, sizeof(dom), "%d", r->dom);
 	snprintf(sock, sizeof(sock), "VCHAN_SOCKET_DIR=%s", xrig_socket_dir());

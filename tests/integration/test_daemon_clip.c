@@ -101,7 +101,7 @@ static int show(struct fixture *f, uint32_t id, int x, int y, uint32_t rgb)
 static void copy_then_paste(void)
 {
 	struct fixture work, personal;
-	struct gdfix_opts po = { QGUI_BACKEND_SOCKET, NULL, NULL, "personal", NULL, 0 };
+	struct gdfix_opts po = { QGUI_BACKEND_SOCKET, NULL, NULL, "personal", NULL, 0, false };
 	const char *const red[] = { "-c", "0xff0000", NULL };
 	struct proto_msg m;
 	char buf[4096];
@@ -250,6 +250,104 @@ static void policy_misbehaves(const char *body, const char *want, struct fixture
 	T_EQ(show(f, 0x41, 600, 550, 0x454545), 0);
 	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
 	XSync(dpy, False);
+}
+
+/* Puts "kept" from qube personal in the global clipboard of f. */
+static void clipboard_holds_kept(const struct fixture *f)
+{
+	char p[PATH_MAX + 32];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin", f->clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "kept", 4) == 4);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin.source", f->clipdir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, "personal", 8) == 8);
+	close(fd);
+}
+
+/*
+ * With no paste policy command, in a GUI qube (no /etc/qubes-release), dom0's policy decides
+ * as with qubes-guid: `qrexec-client-vm -- @adminvm policy.EvalGUI+qubes.ClipboardPaste` with
+ * "SOURCE\0TARGET" on its stdin. A stand-in on PATH answers in turn: allow, deny, garbage,
+ * crashes, hangs; only the first paste goes through, each refusal is logged and keeps the
+ * clipboard.
+ */
+static void dom0_policy_decides_in_a_gui_qube(void)
+{
+	static const struct {
+		const char *mode, *log;
+		bool allowed;
+	} turns[] = {
+		{ "allow", NULL, true },
+		{ "deny", "paste from personal refused by dom0's policy", false },
+		{ "garbage", "paste from personal refused: dom0's policy gave no answer", false },
+		{ "crash", "failed (signal 11)", false },
+		{ "hang", "did not finish within 5000 ms: killed", false },
+	};
+	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, NULL, NULL, NULL, NULL, 0, true };
+	char bindir[PATH_MAX], script[PATH_MAX + 32], mode[PATH_MAX + 32], args[PATH_MAX + 32], path[2 * PATH_MAX];
+	const char *old_path = getenv("PATH");
+	struct fixture f;
+	struct proto_msg m;
+	char buf[512];
+	FILE *fp;
+
+	if (access("/etc/qubes-release", F_OK) == 0) {
+		printf("# skipped: this machine is a Qubes dom0\n");
+		return;
+	}
+	snprintf(bindir, sizeof(bindir), "%s/policybin", test_tmpdir());
+	mkdir(bindir, 0700);
+	snprintf(mode, sizeof(mode), "%s/policy.mode", test_tmpdir());
+	snprintf(args, sizeof(args), "%s/policy.args", test_tmpdir());
+	snprintf(script, sizeof(script), "%s/qrexec-client-vm", bindir);
+	fp = fopen(script, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "#!/bin/sh\n"
+		    "echo \"$*\" > %s\n"
+		    "od -An -c >> %s\n"
+		    "case $(cat %s) in\n"
+		    "allow) printf 'result=allow\\n' ;;\n"
+		    "deny) printf 'result=deny\\n' ;;\n"
+		    "garbage) printf 'result=allowed\\033[2J\\377\\n' ;;\n"
+		    "crash) kill -SEGV $$ ;;\n"
+		    "hang) sleep 600 ;;\n"
+		    "esac\n", args, args, mode);
+	fclose(fp);
+	T_EQ(chmod(script, 0755), 0);
+	snprintf(path, sizeof(path), "%s:%s", bindir, old_path ? old_path : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+	T_EQ(gdfix_start(&f, &o, NULL), 0);
+	setenv("PATH", old_path ? old_path : "/usr/bin:/bin", 1);
+	T_EQ(show(&f, 0x48, 300, 550, 0x484848), 0);
+	for (size_t i = 0; i < sizeof(turns) / sizeof(turns[0]); i++) {
+		fp = fopen(mode, "w");
+		T_ASSERT(fp != NULL);
+		fprintf(fp, "%s\n", turns[i].mode);
+		fclose(fp);
+		clipboard_holds_kept(&f);
+		chord(350, 600, XK_v);
+		if (turns[i].allowed) {
+			T_EQ(tagent_expect(f.a, MSG_CLIPBOARD_DATA, 3 * T_MS, &m), 0);
+			T_EQ(m.u.clipboard.len, 4);
+			T_MEM(m.u.clipboard.data, "kept", 4);
+			/* the call qubes-guid makes, with the source and this qube */
+			T_ASSERT(slurp(test_tmpdir(), "policy.args", buf, sizeof(buf)) > 0);
+			T_ASSERT(strncmp(buf, "-- @adminvm policy.EvalGUI+qubes.ClipboardPaste\n", 48) == 0);
+			T_ASSERT(strstr(buf, "p   e   r   s   o   n   a   l  \\0   w   o   r   k\n") != NULL);
+		} else {
+			T_ASSERT(wait_log(&f, turns[i].log, 3 * T_MS));
+			T_EQ(tagent_expect(f.a, MSG_CLIPBOARD_DATA, 200, &m), -1);
+			T_ASSERT(wait_file(f.clipdir, "qubes-clipboard.bin", "kept", 100));
+		}
+	}
+	T_ASSERT(procwatch_printable(f.log, NULL));
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
+	gdfix_stop(&f);
 }
 
 /* A policy that hangs is killed after 5 s with everything it started: a refusal. */
@@ -555,7 +653,7 @@ static void tray_icon_dumped_before_dock(void)
 
 static const struct test_case cases[] = {
 	TEST(copy_then_paste), TEST(oversized_clears), TEST(paste_policy_denies), TEST(paste_policy_hangs),
-	TEST(paste_policy_crashes), TEST(paste_policy_garbage), TEST(qrexec_clipboard),
+	TEST(paste_policy_crashes), TEST(paste_policy_garbage), TEST(dom0_policy_decides_in_a_gui_qube), TEST(qrexec_clipboard),
 	TEST(tray_icon_docked_and_tinted), TEST(tray_modes), TEST(tray_icon_dumped_before_dock),
 };
 

@@ -30,7 +30,7 @@ static int xen_opts(struct gdfix_opts *o, char *shim, size_t len)
 	}
 	self[n] = '\0';
 	snprintf(shim, len, "%s/../../libxenshim.so", dirname(self));
-	*o = (struct gdfix_opts){ QGUI_BACKEND_SOCKET, "xen", shim, NULL, NULL, 0 };
+	*o = (struct gdfix_opts){ QGUI_BACKEND_SOCKET, "xen", shim, NULL, NULL, 0, false };
 	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1); /* the shim comes before libasan under ASan */
 	return access(shim, R_OK);
 }

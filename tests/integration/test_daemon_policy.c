@@ -341,7 +341,7 @@ static void xen_backend_under_shim(void)
 	struct fixture f;
 	char shim[PATH_MAX], self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, "xen", NULL, NULL, NULL, 0 };
+	struct gdfix_opts o = { QGUI_BACKEND_SOCKET, "xen", NULL, NULL, NULL, 0, false };
 
 	T_ASSERT(n > 0);
 	self[n] = '\0';

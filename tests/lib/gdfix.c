@@ -49,7 +49,7 @@ void gdfix_show_log(const struct fixture *f)
 
 int gdfix_spawn(struct fixture *f, const struct gdfix_opts *opts, const char *const *extra)
 {
-	static const struct gdfix_opts none = { QGUI_BACKEND_SOCKET, NULL, NULL, NULL, NULL, 0 };
+	static const struct gdfix_opts none = { QGUI_BACKEND_SOCKET, NULL, NULL, NULL, NULL, 0, false };
 	char dom[16], sockenv[PATH_MAX + 32], dispenv[64], preload[PATH_MAX + 16], transport[64];
 	char *argv[48], *env[6];
 	int n = 0, e = 0;
@@ -94,6 +94,10 @@ int gdfix_spawn(struct fixture *f, const struct gdfix_opts *opts, const char *co
 	argv[n++] = "3";
 	argv[n++] = "--clipboard-dir";
 	argv[n++] = f->clipdir;
+	if (!opts->dom0_paste_policy) {
+		argv[n++] = "--paste-policy-command"; /* a local policy: this is no GUI qube of a Qubes system */
+		argv[n++] = "/bin/true";
+	}
 	if (opts->daemon_transport) {
 		snprintf(transport, sizeof(transport), "--transport=%s", opts->daemon_transport);
 		argv[n++] = transport;

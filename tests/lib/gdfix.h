@@ -34,6 +34,7 @@ struct gdfix_opts {
 	const char *vmname;               /* default "work" */
 	const char *clipdir;              /* shared clipboard dir, or NULL for a private one */
 	uint32_t offer_version;           /* 0: 1.8 */
+	bool dom0_paste_policy;           /* no --paste-policy-command /bin/true: dom0's policy decides */
 };
 
 /*
