@@ -209,49 +209,6 @@ static bool wait_log(const struct fixture *f, const char *needle, int ms)
 	return true;
 }
 
-/*
- * A paste policy command that misbehaves (body: a shell script) refuses the
- * paste: the agent gets nothing, the global clipboard keeps its bytes, the
- * daemon's log says why (want) in printable bytes only, and the daemon goes on
- * serving its agent.
- */
-static void policy_misbehaves(const char *body, const char *want, struct fixture *f)
-{
-	char script[PATH_MAX + 32], p[PATH_MAX + 32];
-	const char *const argv[] = { "--paste-policy-command", script, NULL };
-	struct proto_msg m;
-	FILE *fp;
-	int fd;
-
-	snprintf(script, sizeof(script), "%s/policy.sh", test_tmpdir());
-	fp = fopen(script, "w");
-	T_ASSERT(fp != NULL);
-	fprintf(fp, "#!/bin/sh\n%s\n", body);
-	fclose(fp);
-	T_EQ(chmod(script, 0755), 0);
-	T_EQ(gdfix_start(f, NULL, argv), 0);
-	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin", f->clipdir);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	T_ASSERT(fd >= 0 && write(fd, "kept", 4) == 4);
-	close(fd);
-	snprintf(p, sizeof(p), "%s/qubes-clipboard.bin.source", f->clipdir);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	T_ASSERT(fd >= 0 && write(fd, "personal", 8) == 8);
-	close(fd);
-	T_EQ(show(f, 0x40, 300, 550, 0x444444), 0);
-	chord(350, 600, XK_v);
-	/* (the helper gives a command 5 s; the daemon waits for the helper's answer) */
-	T_ASSERT(wait_log(f, want, 3 * T_MS));
-	T_ASSERT(wait_log(f, "paste from personal refused by the paste policy", T_MS));
-	T_EQ(tagent_expect(f->a, MSG_CLIPBOARD_DATA, 200, &m), -1);
-	T_ASSERT(wait_file(f->clipdir, "qubes-clipboard.bin", "kept", 100));
-	T_ASSERT(procwatch_printable(f->log, NULL));
-	/* still serving: a new window shows */
-	T_EQ(show(f, 0x41, 600, 550, 0x454545), 0);
-	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
-	XSync(dpy, False);
-}
-
 /* Puts "kept" from qube personal in the global clipboard of f. */
 static void clipboard_holds_kept(const struct fixture *f)
 {
@@ -266,6 +223,41 @@ static void clipboard_holds_kept(const struct fixture *f)
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	T_ASSERT(fd >= 0 && write(fd, "personal", 8) == 8);
 	close(fd);
+}
+
+/*
+ * A paste policy command that misbehaves (body: a shell script) refuses the
+ * paste: the agent gets nothing, the global clipboard keeps its bytes, the
+ * daemon's log says why (want) in printable bytes only, and the daemon goes on
+ * serving its agent.
+ */
+static void policy_misbehaves(const char *body, const char *want, struct fixture *f)
+{
+	char script[PATH_MAX + 32];
+	const char *const argv[] = { "--paste-policy-command", script, NULL };
+	struct proto_msg m;
+	FILE *fp;
+
+	snprintf(script, sizeof(script), "%s/policy.sh", test_tmpdir());
+	fp = fopen(script, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "#!/bin/sh\n%s\n", body);
+	fclose(fp);
+	T_EQ(chmod(script, 0755), 0);
+	T_EQ(gdfix_start(f, NULL, argv), 0);
+	clipboard_holds_kept(f);
+	T_EQ(show(f, 0x40, 300, 550, 0x444444), 0);
+	chord(350, 600, XK_v);
+	/* (the helper gives a command 5 s; the daemon waits for the helper's answer) */
+	T_ASSERT(wait_log(f, want, 3 * T_MS));
+	T_ASSERT(wait_log(f, "paste from personal refused by the paste policy", T_MS));
+	T_EQ(tagent_expect(f->a, MSG_CLIPBOARD_DATA, 200, &m), -1);
+	T_ASSERT(wait_file(f->clipdir, "qubes-clipboard.bin", "kept", 100));
+	T_ASSERT(procwatch_printable(f->log, NULL));
+	/* still serving: a new window shows */
+	T_EQ(show(f, 0x41, 600, 550, 0x454545), 0);
+	XTestFakeMotionEvent(dpy, 0, 5, 5, 0);
+	XSync(dpy, False);
 }
 
 /*
