@@ -221,19 +221,31 @@ static void type_at(Display *d, const char *text)
 	}
 }
 
-/* Moves dom0's pointer to (x, y) of AppVM vm's screen and waits until the AppVM's pointer is there. */
+/*
+ * Moves dom0's pointer to (x, y) of AppVM vm's screen and waits until the AppVM's pointer is
+ * there. First the application's window must have settled: shown on dom0 where the AppVM
+ * has it (an application may move itself after mapping, and a motion that reaches the GUI
+ * qube while the window moves lands where the window was). If the AppVM's pointer is not
+ * there after a while, the pointer is moved again, as a user would.
+ */
 static bool point_at(struct chain *c, int vm, int x, int y)
 {
-	int dx, dy;
+	int dx, dy, bx, by, bw, bh;
 
+	if (!app_box(c, vm, &bx, &by, &bw, &bh) || !same_on_dom0(c, vm, bx, by, bw, bh)) {
+		return false;
+	}
 	stack_dom0_pos(&c->st, x, y, &dx, &dy);
-	XTestFakeMotionEvent(c->d0, 0, dx, dy, 0);
-	XSync(c->d0, False);
 	for (int i = 0; i < T_MS / 5; i++) {
 		Window r, ch;
 		int rx, ry, wx, wy;
 		unsigned mask;
 
+		if (i % 200 == 0) { /* every second */
+			XTestFakeMotionEvent(c->d0, 0, dx - 1, dy, 0);
+			XTestFakeMotionEvent(c->d0, 0, dx, dy, 0);
+			XSync(c->d0, False);
+		}
 		XQueryPointer(c->vm[vm], DefaultRootWindow(c->vm[vm]), &r, &ch, &rx, &ry, &wx, &wy, &mask);
 		if (rx == x && ry == y) {
 			return true;
