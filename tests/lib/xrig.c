@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -361,25 +363,45 @@ static pid_t lock_pid(const char *path)
 	return (pid_t)strtol(buf, NULL, 10);
 }
 
+/* Does a server accept connections on the Unix socket at path? */
+static bool socket_answers(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool yes;
+
+	if (fd < 0) {
+		return true; /* cannot tell: leave it */
+	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	yes = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return yes;
+}
+
 void xrig_server_stop(struct xserver *xs)
 {
 	char sock[64], lock[64];
-	pid_t holder;
 
 	if (xs == NULL || xs->pid <= 0) {
 		return;
 	}
-	xrig_stop(xs->pid, SERVER_STOP_MS);
-	if (xs->display >= 0) {
+	/*
+	 * An X server that ends on SIGTERM removes its socket and lock itself; removing them
+	 * afterwards could remove those of the next server on the same display number (another
+	 * test's, started meanwhile with -displayfd). Only a server that had to be killed
+	 * leaves them: then they go while the lock still names it.
+	 */
+	if (xrig_stop(xs->pid, SERVER_STOP_MS) == 128 + SIGKILL && xs->display >= 0) {
 		snprintf(sock, sizeof(sock), "/tmp/.X11-unix/X%d", xs->display);
 		snprintf(lock, sizeof(lock), "/tmp/.X%d-lock", xs->display);
-		/* remove what our (now dead) server left, never another server's files */
-		holder = lock_pid(lock);
+		pid_t holder = lock_pid(lock);
+
 		if (holder == xs->pid) {
 			unlink(sock);
 			unlink(lock);
-		} else if (holder < 0 && access(lock, F_OK) != 0) {
-			unlink(sock);
+		} else if (holder < 0 && !socket_answers(sock)) {
+			unlink(sock); /* no lock (display 0 may have none): only a socket nobody serves */
 		}
 	}
 	xs->pid = 0;
