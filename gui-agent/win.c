@@ -803,6 +803,29 @@ void win_configure_request(struct agent *a, struct awin *w, const struct proto_c
 {
 	int iw = (int)c->width - 2 * w->bw, ih = (int)c->height - 2 * w->bw;
 	struct proto_msg m = { .type = MSG_CONFIGURE, .window = (uint32_t)w->id };
+	Window root;
+	int gx, gy;
+	unsigned gw, gh, gbw, depth;
+
+	/*
+	 * The application may have moved its window since we last told the daemon (xterm maps at
+	 * (0, 0), then moves itself), and the daemon answers what it knew: placed by its rules or
+	 * moved by its user. Where the window is not where we last said, the daemon's request is
+	 * older than the application's: we tell it where the window is (a placement is redone on
+	 * that; a user's move is said again, and then applied here).
+	 */
+	if (XGetGeometry(a->dpy, w->id, &root, &gx, &gy, &gw, &gh, &gbw, &depth)) {
+		int ow = w->w, oh = w->h;
+
+		set_geometry(w, gx, gy, (int)gw, (int)gh, (int)gbw);
+		if (w->mapped && (w->w != ow || w->h != oh)) {
+			frame_reset(a, w); /* as win_configured would: the ConfigureNotify will find no change */
+		}
+		if (w->x != w->sx || w->y != w->sy || w->w != w->sw || w->h != w->sh) {
+			send_configure(a, w);
+			return;
+		}
+	}
 
 	XMoveResizeWindow(a->dpy, w->id, c->x, c->y, (unsigned)(iw < 1 ? 1 : iw), (unsigned)(ih < 1 ? 1 : ih));
 	/* the echo that ends the daemon's configure handshake; the ConfigureNotify that follows matches it */
