@@ -354,8 +354,15 @@ static bool send_reply(int fd, const struct fz_reply *r)
 		/* fds with no byte cannot be sent on a stream socket: one byte of a short reply carries them */
 		iov.iov_len = 1;
 	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)iov.iov_len) {
-		return false;
+	for (;;) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (n == (ssize_t)iov.iov_len) {
+			break;
+		}
+		if (n >= 0 || errno != EINTR) {
+			return false;
+		}
 	}
 	return r->len >= 20 && !r->close_after;
 }
@@ -388,6 +395,9 @@ static void *owner_thread(void *arg)
 			while (got < sizeof(req)) {
 				ssize_t n = recv(conns[i], req + got, sizeof(req) - got, 0);
 
+				if (n < 0 && errno == EINTR) {
+					continue; /* libFuzzer's timer signals */
+				}
 				if (n <= 0) {
 					keep = false;
 					break;
