@@ -1003,11 +1003,18 @@ int x11_img_put(struct x11 *x, struct gwin *w, const struct gimage *src, const s
 		put(x, w, dst, dst->w, dst->h, r, 0, 0);
 		return 0;
 	}
-	if (src == NULL && xi->own) {
+	if (xi->own) {
+		/*
+		 * The copy path: the rectangle is copied into our buffer first, where the put reads
+		 * it; from another window's image (the screen window's: seamless Windows agents damage
+		 * each window only), at its place in that image.
+		 */
+		struct rect at = src ? (struct rect){ r->x + sx, r->y + sy, r->w, r->h } : *r;
+
 		if ((pages = grant_mapping_addr(img->mapping)) == NULL) {
 			return 0;
 		}
-		copy_rect(x, w, xi, pages, img->width, img->height, 0, 0, r);
+		copy_rect(x, w, xi, pages, img->width, img->height, 0, 0, &at);
 	}
 	put(x, w, xi, img->width, img->height, r, sx, sy);
 	return 0;

@@ -19,22 +19,6 @@
 #define SW GDFIX_SCREEN_W
 #define SH GDFIX_SCREEN_H
 
-/* gdfix options for a daemon on the Xen back-end under the xenshim: every image takes the copy path. */
-static int xen_opts(struct gdfix_opts *o, char *shim, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n <= 0) {
-		return -1;
-	}
-	self[n] = '\0';
-	snprintf(shim, len, "%s/../../libxenshim.so", dirname(self));
-	*o = (struct gdfix_opts){ QGUI_BACKEND_SOCKET, "xen", shim, NULL, NULL, 0, false };
-	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1); /* the shim comes before libasan under ASan */
-	return access(shim, R_OK);
-}
-
 /* ------------------------------------------------------------------ image memory */
 
 #define HOG_WINDOWS 48
@@ -49,7 +33,7 @@ static void image_memory_budget(void)
 	struct proto_msg m;
 	long before, after;
 
-	T_EQ(xen_opts(&o, shim, sizeof(shim)), 0);
+	T_EQ(gdfix_xen_opts(&o, shim, sizeof(shim)), 0);
 	T_EQ(gdfix_start(&honest, NULL, NULL), 0);
 	T_EQ(tagent_create(honest.a, 0x10, 700, 600, 100, 80, false, NULL, true), 0);
 	T_EQ(tagent_fill(honest.a, 0x10, 100, 80, 0x102030), 0);

@@ -132,6 +132,21 @@ int gdfix_barrier(struct fixture *f)
 	return tagent_expect_win(f->a, MSG_DESTROY, id, 2 * GDFIX_MS, &m);
 }
 
+int gdfix_xen_opts(struct gdfix_opts *o, char *shim, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		return -1;
+	}
+	self[n] = '\0';
+	snprintf(shim, len, "%s/../../libxenshim.so", dirname(self));
+	*o = (struct gdfix_opts){ QGUI_BACKEND_SOCKET, "xen", shim, NULL, NULL, 0, false };
+	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1); /* the shim comes before libasan under ASan */
+	return access(shim, R_OK);
+}
+
 void gdfix_stop(struct fixture *f)
 {
 	if (f->daemon > 0) {

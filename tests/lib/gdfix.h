@@ -58,6 +58,12 @@ int gdfix_spawn(struct fixture *f, const struct gdfix_opts *opts, const char *co
  */
 int gdfix_barrier(struct fixture *f);
 
+/*
+ * Options for a daemon on the Xen back-end under the xenshim (libxenshim.so beside ../../ of this
+ * program; shim: its path, len bytes): every image takes the copy path. 0, or -1 without the shim.
+ */
+int gdfix_xen_opts(struct gdfix_opts *o, char *shim, size_t len);
+
 /* Stops the daemon (by pid) and the agent. */
 void gdfix_stop(struct fixture *f);
 
